@@ -1,0 +1,30 @@
+{
+  "variables": {
+    # "1" when oneDNN's headers and library are installed (Debian libdnnl-dev) and BERTFIT_NO_DNNL is unset.
+    "has_dnnl%": "<!(node scripts/detect-dnnl.cjs)"
+  },
+  "targets": [
+    {
+      "target_name": "bertfit_native",
+      "sources": [
+        "native/addon.cc",
+        "native/gemm.cc",
+        "native/gemm_builtin.cc",
+        "native/kernels.cc",
+        "native/philox.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-ffp-contract=fast"],
+      "ldflags": ["-fopenmp"],
+      "conditions": [
+        ["has_dnnl=='1'", {
+          "defines": ["BERTFIT_HAVE_DNNL=1"],
+          "libraries": ["-ldnnl"]
+        }]
+      ]
+    }
+  ]
+}

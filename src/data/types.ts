@@ -1,0 +1,36 @@
+// Shapes of data as it flows from files to the model.
+
+/** One row of a dataset as read from a file (before tokenization). */
+export interface Example {
+  textA: string;
+  /** absent for single-sentence tasks */
+  textB?: string;
+  /** label string as written in the file; absent for unlabeled (prediction) files */
+  label?: string;
+  /** 1-based line number in the source file, for error messages */
+  line: number;
+}
+
+/** An example after tokenization and pair encoding (no padding). */
+export interface EncodedExample {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  /** index into the label list, or -1 when unlabeled */
+  label: number;
+  /** position of the example in its dataset (input order) */
+  index: number;
+}
+
+/** A padded batch, row-major [size, seqLen]. Padding positions hold the [PAD] id and token type 0. */
+export interface Batch {
+  size: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  /** number of real tokens per row [size] */
+  validLength: Int32Array;
+  /** label index per row [size] (-1 when unlabeled) */
+  labels: Int32Array;
+  /** dataset index of each row [size] */
+  indices: Int32Array;
+}

@@ -1,0 +1,137 @@
+// The contract between TypeScript and the native compute core (native/*.cc).
+//
+// Every function works in place on caller-owned typed arrays (zero copy): Float32Array for fp32,
+// Uint16Array for bf16 storage, Int32Array for ids / labels / lengths. Matrices are row-major.
+// Sizes are element counts. Views (`buf.subarray(off, off + n)`) are the way to address a slice.
+// Every function validates its arguments and throws a TypeError / RangeError naming the argument
+// (e.g. "gemm: c is too short: needs 4096 elements, has 4000") instead of reading out of bounds.
+//
+// Dimension legend used in comments: B batch, S sequence length, H hidden, NH heads, D head dim,
+// F intermediate size, V vocab, C classes, N a flat element count.
+
+export type F32 = Float32Array;
+export type BF16 = Uint16Array;
+export type GemmOperand = Float32Array | Uint16Array;
+
+export interface NativeInfo {
+  /** 'onednn' or 'builtin' (the backend GEMMs use right now; BERTFIT_GEMM=builtin forces the latter). */
+  backend: 'onednn' | 'builtin';
+  /** oneDNN version string, or 'builtin' */
+  version: string;
+  /** true when the addon was compiled with oneDNN available */
+  onednnCompiled: boolean;
+  threads: number;
+  /** CPU features detected at runtime and used by our kernels / oneDNN, e.g. ['avx2','avx512f','avx512_bf16','amx_bf16'] */
+  cpuFeatures: string[];
+  /** oneDNN's chosen ISA (e.g. 'avx512_core_amx'), or '' */
+  isa: string;
+}
+
+export interface GemmParams {
+  /** op(A) = A^T when true; A is then stored [K, M] */
+  transA?: boolean;
+  /** op(B) = B^T when true; B is then stored [N, K] */
+  transB?: boolean;
+  m: number;
+  n: number;
+  k: number;
+  /** default 1 */
+  alpha?: number;
+  /** default 0; C = alpha * op(A) op(B) + beta * C */
+  beta?: number;
+  /** Float32Array, or Uint16Array holding bf16 (then b must be bf16 too); accumulation and C are fp32 */
+  a: GemmOperand;
+  b: GemmOperand;
+  c: F32;
+  /** leading dimensions (row strides), default: dense (lda = transA ? m : k, ldb = transB ? k : n, ldc = n) */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Strided batch (for attention heads without copies): batch = batchOuter * batchInner matrices.
+   *  Matrix i of X starts at floor(i / batchInner) * strideXOuter + (i % batchInner) * strideXInner. */
+  batchOuter?: number;
+  batchInner?: number;
+  strideAOuter?: number;
+  strideAInner?: number;
+  strideBOuter?: number;
+  strideBInner?: number;
+  strideCOuter?: number;
+  strideCInner?: number;
+}
+
+export type GeluKind = 'erf' | 'tanh';
+
+export interface NativeCore {
+  info(): NativeInfo;
+  /** Threads for all kernels and oneDNN. Default: BERTFIT_THREADS, else all cores. */
+  setThreads(n: number): void;
+
+  /** C = alpha * op(A) @ op(B) + beta * C (optionally strided-batched, see GemmParams). */
+  gemm(p: GemmParams): void;
+
+  /** x[r, c] += bias[c]   x: [rows, cols], bias: [cols] */
+  biasAdd(x: F32, bias: F32, rows: number, cols: number): void;
+  /** dbias[c] += sum_r dy[r, c]   (accumulates) */
+  biasBackward(dy: F32, dbias: F32, rows: number, cols: number): void;
+
+  /** pre[r,c] += bias[c] (kept for backward), out = gelu(pre).  pre, out: [rows, cols] */
+  biasGeluForward(pre: F32, bias: F32, out: F32, rows: number, cols: number, kind: GeluKind): void;
+  /** dpre = dout * gelu'(pre); dpre may alias dout.  [n] */
+  geluBackward(pre: F32, dout: F32, dpre: F32, n: number, kind: GeluKind): void;
+
+  /** out = (x - mean) * rstd * gamma + beta per row; saves mean[rows], rstd[rows] for backward. out may alias x. */
+  layerNormForward(x: F32, gamma: F32, beta: F32, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  /** dx = LN'(dout) (overwritten, or added to dx when accumulate), dgamma += ..., dbeta += ... ; x is the LN input. */
+  layerNormBackward(dout: F32, x: F32, gamma: F32, mean: F32, rstd: F32, dx: F32, dgamma: F32, dbeta: F32,
+    rows: number, cols: number, accumulate: boolean): void;
+
+  /** Attention softmax over scores [B, NH, Sq, Sk] in place -> probs:
+   *  probs = softmax(scale * scores + mask), keys j >= validLen[b] get probability 0 (validLen: Int32Array [B]).
+   *  When dropoutP > 0, also writes dropped = probs * keep / (1 - p) with the mask of dropout(seed, offset)
+   *  over the flat index of probs (the same mask dropoutForward would make for that seed/offset). */
+  softmaxForward(scores: F32, validLen: Int32Array, B: number, NH: number, Sq: number, Sk: number, scale: number,
+    dropoutP: number, seed: number, offset: number, dropped: F32 | null): void;
+  /** dscores = scale * probs * (dprobs - sum_j dprobs * probs), per row.  dscores may alias dprobs.
+   *  When dropoutP > 0, dprobs is the gradient w.r.t. the dropped probs and the mask is regenerated first. */
+  softmaxBackward(probs: F32, dprobs: F32, dscores: F32, rows: number, cols: number, scale: number,
+    dropoutP: number, seed: number, offset: number): void;
+
+  /** out[i] = x[i] * keep(i) / (1 - p); keep(i) = philox(seed, offset + i) >= p. Same seed/offset => same mask, any thread count. out may alias x. */
+  dropoutForward(x: F32, out: F32, n: number, p: number, seed: number, offset: number): void;
+  /** dx[i] = dout[i] * keep(i) / (1 - p) (regenerates the mask). dx may alias dout. */
+  dropoutBackward(dout: F32, dx: F32, n: number, p: number, seed: number, offset: number): void;
+
+  /** out[i, :] (= or += when accumulate) table[ids[i], :]   ids: [n], table: [V, dim], out: [n, dim]; ids out of range throw. */
+  embeddingForward(ids: Int32Array, table: F32, out: F32, n: number, dim: number, accumulate: boolean): void;
+  /** dtable[ids[i], :] += dout[i, :]  (deterministic scatter-add) */
+  embeddingBackward(ids: Int32Array, dout: F32, dtable: F32, n: number, dim: number): void;
+
+  /** out = tanh(x) */
+  tanhForward(x: F32, out: F32, n: number): void;
+  /** dx = dy * (1 - y^2), y = tanh output. dx may alias dy. */
+  tanhBackward(y: F32, dy: F32, dx: F32, n: number): void;
+
+  /** Softmax cross-entropy with mean reduction. logits [B, C], labels Int32Array [B]; writes probs [B, C]; returns mean loss. */
+  crossEntropyForward(logits: F32, labels: Int32Array, probs: F32, B: number, C: number): number;
+  /** dlogits = scale * (probs - onehot(labels)) / B   (scale default 1; overwritten) */
+  crossEntropyBackward(probs: F32, labels: Int32Array, dlogits: F32, B: number, C: number, scale: number): void;
+
+  /** sqrt(sum x^2) with fp64 accumulation, deterministic for a given thread count. */
+  globalNorm(x: F32): number;
+  /** x *= s */
+  scale(x: F32, s: number): void;
+  /** y += alpha * x */
+  axpy(alpha: number, x: F32, y: F32): void;
+  /** If ||g|| > maxNorm, g *= maxNorm / (||g|| + 1e-6) (PyTorch clip_grad_norm_); returns the norm before clipping. */
+  clipByGlobalNorm(g: F32, maxNorm: number): number;
+
+  /** One Adam / AdamW step over a flat slice (PyTorch semantics):
+   *  decoupled=false (Adam, L2): g += wd * p;  decoupled=true (AdamW): p *= 1 - lr * wd.
+   *  m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps). */
+  adamUpdate(param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void;
+
+  /** Round-to-nearest-even fp32 -> bf16 (NaN stays NaN). */
+  f32ToBf16(src: F32, dst: BF16, n: number): void;
+  bf16ToF32(src: BF16, dst: F32, n: number): void;
+}
