@@ -9,6 +9,8 @@ export interface Example {
   label?: string;
   /** 1-based line number in the source file, for error messages */
   line: number;
+  /** the file the example was read from, for error messages */
+  source?: string;
 }
 
 /** An example after tokenization and pair encoding (no padding). */

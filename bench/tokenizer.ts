@@ -1,0 +1,49 @@
+// Tokenizer throughput on MRPC train (3668 pairs): read + tokenize + pair-encode, reported as tokens/s on
+// one core (Node runs this single-threaded). `npm run bench:tokenizer`; needs ../shared beside the checkout.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeDataset } from '../src/data/encode.js';
+import { taskDatasets } from '../src/data/tasks.js';
+import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
+
+const MAX_LEN = 128;
+const REPEATS = 20;
+
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root (package.json) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+const shared = path.resolve(repoRoot(), '../shared');
+const ms = (t0: number): number => performance.now() - t0;
+
+let t0 = performance.now();
+const tokenizer = BertTokenizer.fromVocabFile(path.join(shared, 'tokenizer/vocab/bert-base-uncased.txt'));
+const vocabMs = ms(t0);
+t0 = performance.now();
+const { train, labels } = taskDatasets('mrpc', path.join(shared, 'data/mrpc'));
+const readMs = ms(t0);
+
+const times: number[] = [];
+let tokens = 0;
+for (let r = 0; r < REPEATS; r++) {
+  t0 = performance.now();
+  const encoded = encodeDataset(train, tokenizer, labels, MAX_LEN);
+  times.push(ms(t0));
+  tokens = encoded.reduce((n, e) => n + e.inputIds.length, 0);
+}
+const sorted = [...times].sort((a, b) => a - b);
+const median = sorted[Math.floor(sorted.length / 2)]!;
+const rate = (t: number): string => `${(tokens / (t / 1000) / 1e6).toFixed(2)}M tokens/s`;
+
+console.log(`MRPC train: ${train.length} pairs, ${tokens} tokens (max_len ${MAX_LEN}, [CLS]/[SEP] included), Node ${process.version}`);
+console.log(`load vocab.txt:             ${vocabMs.toFixed(1)} ms`);
+console.log(`read train/dev/test.tsv:    ${readMs.toFixed(1)} ms`);
+console.log(`tokenize+encode, 1st run:   ${times[0]!.toFixed(1)} ms (${rate(times[0]!)})`);
+console.log(`tokenize+encode, median of ${REPEATS}: ${median.toFixed(1)} ms (${rate(median)}); best ${sorted[0]!.toFixed(1)} ms (${rate(sorted[0]!)})`);

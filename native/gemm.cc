@@ -1,0 +1,213 @@
+// oneDNN GEMM path: the matmul primitive (brgemm kernels; AMX tiles for bf16 on Sapphire Rapids).
+//
+// Creating a primitive costs far more than running a BERT-sized product, so primitives live in a cache keyed by
+// everything that shapes them: dtype, transposes (expressed as memory-descriptor strides, no copies), sizes,
+// leading dimensions, batch strides, alpha (output scale), beta (sum post-op; beta == 0 adds no post-op, so C is
+// never read) and the OpenMP thread count (oneDNN primitives must run with the thread count they were built for).
+//
+// Strided batches (attention heads inside the fused QKV buffer) run one of two ways:
+//   "4d":   a single matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides;
+//   "loop": an OpenMP loop over the batch, each thread running a single-threaded 2-D primitive.
+// bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one); the default is the faster on this CPU.
+#include "gemm.h"
+
+#ifdef BERTFIT_HAVE_DNNL
+
+#include <omp.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace bertfit {
+
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// Streams are not meant to be shared between threads; each thread gets its own.
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream s(cpu_engine());
+  return s;
+}
+
+enum class BatchMode { Auto, FourD, Loop };
+
+BatchMode batch_mode_from_env() {
+  const char* v = std::getenv("BERTFIT_GEMM_BATCH");
+  if (!v || !*v) return BatchMode::Auto;
+  if (std::strcmp(v, "4d") == 0) return BatchMode::FourD;
+  if (std::strcmp(v, "loop") == 0) return BatchMode::Loop;
+  throw std::invalid_argument(std::string("BERTFIT_GEMM_BATCH must be '4d' or 'loop', got '") + v + "'");
+}
+
+struct Plan {
+  dnnl::matmul prim;
+  memory::desc a_md, b_md, c_md;
+};
+
+using Key = std::array<int64_t, 21>;
+
+std::mutex cache_mu;
+std::map<Key, std::shared_ptr<const Plan>> cache;
+// Bound memory if a caller sweeps many shapes; BERT uses a few dozen.
+constexpr size_t kCacheMax = 1024;
+
+int64_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Row/col strides of a stored [rows, cols] operand read as op(X) (transposed: swap the strides).
+std::array<int64_t, 2> op_strides(bool trans, int64_t ld) { return trans ? std::array<int64_t, 2>{1, ld} : std::array<int64_t, 2>{ld, 1}; }
+
+// Descriptor of `batch` matrices [r, c] (logical, after op) with element strides.
+memory::desc make_md(memory::data_type dt, int64_t bo, int64_t bi, int64_t so, int64_t si, int64_t r, int64_t c,
+                     std::array<int64_t, 2> rc) {
+  if (bo == 1 && bi == 1) return memory::desc(Dims{r, c}, dt, Dims{rc[0], rc[1]});
+  // A size-1 batch dim's stride never moves the pointer; give it a harmless non-zero value.
+  const int64_t extent = std::max<int64_t>(1, (r - 1) * rc[0] + (c - 1) * rc[1] + 1);
+  if (bi == 1) si = extent;
+  if (bo == 1) so = std::max<int64_t>(extent, bi * si);
+  return memory::desc(Dims{bo, bi, r, c}, dt, Dims{so, si, rc[0], rc[1]});
+}
+
+// Gets or builds the primitive for `g` seen as `bo x bi` matrices, built for `nthreads` threads.
+std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, int nthreads, int mode_tag) {
+  const Key key = {g.bf16, g.trans_a, g.trans_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, bo, bi,
+                   bo * bi > 1 ? g.stride_a_outer : 0, bo * bi > 1 ? g.stride_a_inner : 0,
+                   bo * bi > 1 ? g.stride_b_outer : 0, bo * bi > 1 ? g.stride_b_inner : 0,
+                   bo * bi > 1 ? g.stride_c_outer : 0, bo * bi > 1 ? g.stride_c_inner : 0,
+                   float_bits(g.alpha), float_bits(g.beta), nthreads, mode_tag};
+  {
+    std::lock_guard<std::mutex> lock(cache_mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  const auto in_dt = g.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  auto plan = std::make_shared<Plan>();
+  plan->a_md = make_md(in_dt, bo, bi, g.stride_a_outer, g.stride_a_inner, g.m, g.k, op_strides(g.trans_a, g.lda));
+  plan->b_md = make_md(in_dt, bo, bi, g.stride_b_outer, g.stride_b_inner, g.k, g.n, op_strides(g.trans_b, g.ldb));
+  plan->c_md = make_md(memory::data_type::f32, bo, bi, g.stride_c_outer, g.stride_c_inner, g.m, g.n, {g.ldc, 1});
+  dnnl::primitive_attr attr;
+  if (g.alpha != 1.0f) attr.set_output_scales(0, {g.alpha});
+  if (g.beta != 0.0f) {
+    dnnl::post_ops po;
+    po.append_sum(g.beta);
+    attr.set_post_ops(po);
+  }
+  // oneDNN sizes its work split by omp_get_max_threads() at creation time.
+  const int saved = omp_get_max_threads();
+  if (nthreads != saved) omp_set_num_threads(nthreads);
+  try {
+    dnnl::matmul::desc desc(plan->a_md, plan->b_md, plan->c_md);
+    dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    plan->prim = dnnl::matmul(pd);
+  } catch (...) {
+    if (nthreads != saved) omp_set_num_threads(saved);
+    throw;
+  }
+  if (nthreads != saved) omp_set_num_threads(saved);
+  std::lock_guard<std::mutex> lock(cache_mu);
+  if (cache.size() >= kCacheMax) cache.clear();
+  cache.emplace(key, plan);
+  return plan;
+}
+
+void execute(const Plan& p, const void* a, const void* b, float* c) {
+  auto& eng = cpu_engine();
+  memory am(p.a_md, eng, const_cast<void*>(a));
+  memory bm(p.b_md, eng, const_cast<void*>(b));
+  memory cm(p.c_md, eng, c);
+  auto& s = thread_stream();
+  p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  s.wait();
+}
+
+size_t elem_size(const GemmCall& g) { return g.bf16 ? 2 : 4; }
+
+const void* offset_ptr(const void* base, int64_t elems, size_t esize) {
+  return static_cast<const char*>(base) + elems * static_cast<int64_t>(esize);
+}
+
+// One single-threaded 2-D product per batch matrix, the batch spread over OpenMP threads.
+void run_loop(const GemmCall& g) {
+  const int64_t batch = g.batch_outer * g.batch_inner;
+  auto plan = get_plan(g, 1, 1, 1, 1);
+  const size_t es = elem_size(g);
+  auto& eng = cpu_engine();
+#pragma omp parallel
+  {
+    // Memory objects are re-pointed per matrix: set_data_handle is cheap, creating memory objects is not.
+    memory am(plan->a_md, eng, DNNL_MEMORY_NONE), bm(plan->b_md, eng, DNNL_MEMORY_NONE),
+        cm(plan->c_md, eng, DNNL_MEMORY_NONE);
+    auto& s = thread_stream();
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < batch; i++) {
+      const int64_t o = i / g.batch_inner, in = i % g.batch_inner;
+      am.set_data_handle(const_cast<void*>(offset_ptr(g.a, o * g.stride_a_outer + in * g.stride_a_inner, es)));
+      bm.set_data_handle(const_cast<void*>(offset_ptr(g.b, o * g.stride_b_outer + in * g.stride_b_inner, es)));
+      cm.set_data_handle(g.c + o * g.stride_c_outer + in * g.stride_c_inner);
+      plan->prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    }
+    s.wait();
+  }
+}
+
+}  // namespace
+
+void gemm_onednn(const GemmCall& g) {
+  static const BatchMode forced = batch_mode_from_env();
+  const int nthr = omp_get_max_threads();
+  const int64_t batch = g.batch_outer * g.batch_inner;
+  if (batch == 1) {
+    execute(*get_plan(g, 1, 1, nthr, 0), g.a, g.b, g.c);
+    return;
+  }
+  BatchMode mode = forced;
+  if (mode == BatchMode::Auto) mode = BatchMode::Loop;
+  if (mode == BatchMode::Loop) {
+    run_loop(g);
+  } else {
+    execute(*get_plan(g, g.batch_outer, g.batch_inner, nthr, 0), g.a, g.b, g.c);
+  }
+}
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+std::string onednn_isa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::all: return "all";
+  }
+  return "";
+}
+
+}  // namespace bertfit
+
+#endif  // BERTFIT_HAVE_DNNL

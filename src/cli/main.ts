@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// bertfit command-line entry point. Each subcommand lives in ./commands/<name>.ts and exports
+// `register(program)`. Exit codes: 0 ok, 1 runtime failure, 2 usage error (see ./errors.ts).
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, formatError } from './errors.js';
+import { register as registerInfo } from './commands/info.js';
+import { register as registerTokenize } from './commands/tokenize.js';
+import { register as registerPull } from './commands/pull.js';
+
+const program = new Command();
+program
+  .name('bertfit')
+  .description('Fine-tune and serve BERT-family sentence(-pair) classifiers on the CPU, in Node.js.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerInfo(program);
+registerTokenize(program);
+registerPull(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help / version print and exit 0; everything else commander reports is a usage error.
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(formatError(e) + '\n');
+    process.exitCode = exitCodeFor(e);
+  }
+}

@@ -1,0 +1,68 @@
+// Padding encoded examples into a Batch: fixed to max_len, or dynamic to the longest row.
+import type { Batch, EncodedExample } from './types.js';
+import type { BatchSampler } from './sampler.js';
+
+/** 'fixed': every batch is max_len wide; 'dynamic': the longest row rounded up to a multiple of 8, at most max_len. */
+export type Padding = 'fixed' | 'dynamic';
+
+export interface CollateOptions {
+  padding: Padding;
+  maxLen: number;
+  /** id of [PAD] */
+  padId: number;
+}
+
+/** Round dynamic widths up to this multiple: fewer distinct shapes, and GEMM-friendly sizes. */
+export const PAD_MULTIPLE = 8;
+
+/**
+ * Gathers examples into one padded batch.
+ *
+ * Args:
+ *   examples: the dataset, encoded (each row at most maxLen ids).
+ *   indices: which examples, in batch order [size].
+ *   options: padding mode, max_len and [PAD] id.
+ * Returns: a Batch with inputIds/tokenTypeIds [size, seqLen] (pad positions: [PAD], type 0),
+ *   validLength/labels/indices [size].
+ */
+export function collate(examples: readonly EncodedExample[], indices: readonly number[], options: CollateOptions): Batch {
+  const { padding, maxLen, padId } = options;
+  if (!Number.isInteger(maxLen) || maxLen < 2) throw new RangeError(`maxLen must be an integer >= 2, got ${maxLen}`);
+  const size = indices.length;
+  if (size === 0) throw new RangeError('cannot collate an empty batch');
+  let longest = 0;
+  for (const i of indices) {
+    const ex = examples[i];
+    if (ex === undefined) throw new RangeError(`example index ${i} is outside the dataset (${examples.length} examples)`);
+    if (ex.inputIds.length > maxLen) {
+      throw new RangeError(`example ${ex.index} has ${ex.inputIds.length} tokens, more than max_len ${maxLen} (encode with the same max_len)`);
+    }
+    longest = Math.max(longest, ex.inputIds.length);
+  }
+  const seqLen = padding === 'fixed' ? maxLen : Math.min(maxLen, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
+  const batch: Batch = {
+    size, seqLen,
+    inputIds: new Int32Array(size * seqLen).fill(padId),
+    tokenTypeIds: new Int32Array(size * seqLen),
+    validLength: new Int32Array(size),
+    labels: new Int32Array(size),
+    indices: new Int32Array(size),
+  };
+  indices.forEach((i, row) => {
+    const ex = examples[i]!;
+    batch.inputIds.set(ex.inputIds, row * seqLen);
+    batch.tokenTypeIds.set(ex.tokenTypeIds, row * seqLen);
+    batch.validLength[row] = ex.inputIds.length;
+    batch.labels[row] = ex.label;
+    batch.indices[row] = ex.index;
+  });
+  return batch;
+}
+
+/** The padded batches of the sampler's current epoch that are still to come (see BatchSampler.remaining). */
+export function* batches(examples: readonly EncodedExample[], sampler: BatchSampler, options: CollateOptions): Generator<Batch> {
+  if (sampler.numExamples !== examples.length) {
+    throw new RangeError(`the sampler was made for ${sampler.numExamples} examples, the dataset has ${examples.length}`);
+  }
+  for (const indices of sampler.remaining()) yield collate(examples, indices, options);
+}

@@ -1,0 +1,151 @@
+// Reading a dataset file (TSV, CSV or JSON lines) into Examples, with errors that name file, line and field.
+import { DataError } from './errors.js';
+import { type Row, parseCsv, parseTsv } from './delimited.js';
+import { type FieldLocation, hasValue, jsonString, parseJsonObject } from './json.js';
+import { readTextFile, splitLines } from './text.js';
+import type { Example } from './types.js';
+
+export type DataFormat = 'tsv' | 'csv' | 'jsonl';
+export const DATA_FORMATS: readonly DataFormat[] = ['tsv', 'csv', 'jsonl'];
+
+/** A column chosen by header name, or by 0-based index (TSV/CSV only). Error messages use the same numbering. */
+export type Column = string | number;
+
+export interface DatasetOptions {
+  /** default: from the extension (.tsv, .csv, .jsonl/.ndjson) */
+  format?: DataFormat;
+  /** TSV/CSV: the first row names the columns (default true) */
+  header?: boolean;
+  /** first sentence (default "text_a") */
+  textA?: Column;
+  /**
+   * second sentence; null for single-sentence data. Default: "text_b" where the file has it (the TSV/CSV
+   * header, or each JSON object), else none. A column given explicitly must be present.
+   */
+  textB?: Column | null;
+  /** label (default "label"); null for an unlabeled file (prediction) */
+  label?: Column | null;
+}
+
+const DEFAULTS = { textA: 'text_a', textB: 'text_b', label: 'label' } as const;
+
+/**
+ * Reads a dataset file (UTF-8 with or without BOM, LF or CRLF).
+ *
+ * Args:
+ *   file: path of a .tsv (no quoting), .csv (RFC 4180) or .jsonl file (or set options.format).
+ *   options: format, header, and which columns hold text_a, text_b and the label.
+ * Returns: one Example per data row, in file order, with its 1-based line and `source` = file.
+ * Throws: DataError naming file, line and field for unreadable files, invalid UTF-8, missing columns,
+ *   ragged rows, unterminated quotes, invalid JSON, empty texts or labels, and files without data.
+ */
+export function readDataset(file: string, options: DatasetOptions = {}): Example[] {
+  const format = options.format ?? formatOf(file);
+  return parseDataset(readTextFile(file), file, { ...options, format });
+}
+
+/** readDataset on text already in memory; `file` names it in errors. */
+export function parseDataset(text: string, file: string, options: DatasetOptions & { format: DataFormat }): Example[] {
+  if (!DATA_FORMATS.includes(options.format)) throw new RangeError(`unknown data format ${JSON.stringify(options.format)}`);
+  return options.format === 'jsonl'
+    ? parseJsonl(text, file, options)
+    : parseTable(options.format === 'tsv' ? parseTsv(text) : parseCsv(text, file), file, options);
+}
+
+/** The format a file's extension implies. */
+export function formatOf(file: string): DataFormat {
+  const ext = /\.([^./\\]+)$/.exec(file)?.[1]?.toLowerCase();
+  if (ext === 'tsv' || ext === 'csv' || ext === 'jsonl') return ext;
+  if (ext === 'ndjson') return 'jsonl';
+  throw new RangeError(`cannot tell the format of ${file} from its extension: use .tsv, .csv or .jsonl, or give the format`);
+}
+
+function parseTable(rows: Row[], file: string, options: DatasetOptions): Example[] {
+  const first = rows[0];
+  if (first === undefined) throw new DataError({ file }, 'empty file (no rows)');
+  const header = options.header ?? true;
+  const names = header ? first.fields : null;
+  const width = first.fields.length;
+  const data = header ? rows.slice(1) : rows;
+  if (data.length === 0) throw new DataError({ file, line: first.line }, 'no data rows after the header');
+
+  const columnName = (k: number): string => names?.[k] ?? `column ${k}`;
+  const resolve = (col: Column, option: string): number => {
+    if (typeof col === 'number') {
+      if (!Number.isInteger(col) || col < 0) throw new RangeError(`${option}: a column index must be a non-negative integer, got ${col}`);
+      if (col >= width) {
+        throw new DataError({ file, line: first.line, field: `column ${col}` },
+          `missing column: rows have ${width} columns (0-based indices 0-${width - 1})`);
+      }
+      return col;
+    }
+    if (names === null) throw new RangeError(`${option}: column ${JSON.stringify(col)} is chosen by name, but the file has no header; choose it by index`);
+    const k = names.indexOf(col);
+    if (k < 0) {
+      throw new DataError({ file, line: first.line, field: col },
+        `missing column (the header has ${names.map((s) => JSON.stringify(s)).join(', ')})`);
+    }
+    if (names.indexOf(col, k + 1) >= 0) throw new DataError({ file, line: first.line, field: col }, 'the header has this column twice');
+    return k;
+  };
+  const a = resolve(options.textA ?? DEFAULTS.textA, 'textA');
+  const b = options.textB === null ? -1
+    : options.textB === undefined ? (names?.includes(DEFAULTS.textB) ? resolve(DEFAULTS.textB, 'textB') : -1)
+    : resolve(options.textB, 'textB');
+  const l = options.label === null ? -1 : resolve(options.label ?? DEFAULTS.label, 'label');
+
+  return data.map(({ fields, line }) => {
+    if (fields.length !== width) {
+      throw new DataError({ file, line },
+        `ragged row: ${fields.length} fields, expected ${width} as in the ${header ? 'header' : 'first row'}`);
+    }
+    const ex: Example = { textA: requireText(fields[a]!, { file, line, field: columnName(a) }), line, source: file };
+    if (b >= 0) ex.textB = requireText(fields[b]!, { file, line, field: columnName(b) });
+    if (l >= 0) ex.label = requireLabel(fields[l]!, { file, line, field: columnName(l) });
+    return ex;
+  });
+}
+
+function parseJsonl(text: string, file: string, options: DatasetOptions): Example[] {
+  for (const [option, col] of Object.entries({ textA: options.textA, textB: options.textB, label: options.label })) {
+    if (typeof col === 'number') throw new RangeError(`${option}: JSON lines fields are chosen by name, got the index ${col}`);
+  }
+  const keyA = (options.textA ?? DEFAULTS.textA) as string;
+  const keyB = options.textB === null ? null : (options.textB ?? DEFAULTS.textB) as string;
+  const keyLabel = options.label === null ? null : (options.label ?? DEFAULTS.label) as string;
+  const examples: Example[] = [];
+  splitLines(text).forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    const obj = parseJsonObject(raw, { file, line });
+    const at = (field: string): FieldLocation => ({ file, line, field });
+    const ex: Example = { textA: requireText(jsonString(obj, at(keyA)), at(keyA)), line, source: file };
+    // The default text_b is optional line by line; a key chosen explicitly must be on every line.
+    if (keyB !== null && (options.textB !== undefined || hasValue(obj, keyB))) {
+      ex.textB = requireText(jsonString(obj, at(keyB)), at(keyB));
+    }
+    if (keyLabel !== null) ex.label = jsonLabel(obj, at(keyLabel));
+    examples.push(ex);
+  });
+  if (examples.length === 0) throw new DataError({ file }, 'empty file (no JSON lines)');
+  return examples;
+}
+
+// JSON labels may be written as numbers (0/1) or booleans; they become the same strings a TSV would hold.
+function jsonLabel(obj: Record<string, unknown>, where: FieldLocation): string {
+  const v = obj[where.field];
+  if (v === undefined) throw new DataError(where, 'missing field');
+  if (typeof v === 'string') return requireLabel(v, where);
+  if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean') return String(v);
+  throw new DataError(where, `expected a string, integer or boolean label, got ${JSON.stringify(v)}`);
+}
+
+function requireText(value: string, where: FieldLocation): string {
+  if (value.trim() === '') throw new DataError(where, 'empty text');
+  return value;
+}
+
+function requireLabel(value: string, where: FieldLocation): string {
+  if (value.trim() === '') throw new DataError(where, 'empty label');
+  return value;
+}

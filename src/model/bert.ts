@@ -1,0 +1,217 @@
+// BERT for sequence(-pair) classification (transformers' BertForSequenceClassification), forward and backward
+// by hand on the native core:
+//
+//   x0     = dropout(LayerNorm(word[ids] + position[s] + token_type[tt]))         embeddings
+//   x_l+1  = EncoderLayer_l(x_l)  for l < L                                       post-LN transformer layers
+//   pooled = tanh(x_L[:, 0] Wp^T + bp)                                            pooler on [CLS]
+//   logits = dropout(pooled) Wc^T + bc                                            classifier
+//   loss   = mean cross-entropy(logits, labels)
+//
+// Parameters live in one flat Float32Array and their gradients in another of the same layout (./params.ts).
+// Activations are preallocated and reused across steps (./activations.ts); dropout masks are a function of
+// (seed, step) and are regenerated in backward, never stored (./dropout.ts).
+import { native } from '../native/index.js';
+import type { Batch } from '../data/types.js';
+import { Activations, type Bound } from './activations.js';
+import { type CheckpointTensors, type HeadOptions, labelledConfig, loadIntoParams, paramsForSaving } from './classifier.js';
+import { type BertConfig, geluKind } from './config.js';
+import { type DropoutPlan, dropoutPlan } from './dropout.js';
+import { initParams } from './init.js';
+import { embeddingsBackward, embeddingsForward } from './layers/embeddings.js';
+import { type LayerDims, layerBackward, layerForward } from './layers/encoder_layer.js';
+import { headBackward, headForward } from './layers/head.js';
+import { type ModelViews, ParamLayout, type ParamTensor } from './params.js';
+import { saveCheckpoint } from './checkpoint/index.js';
+
+export interface ForwardOptions {
+  /** dropout on (training) or off (evaluation) */
+  train: boolean;
+  /** dropout masks are a function of (seed, step); both required when train is true */
+  seed?: number;
+  step?: number;
+  /** keep the activations backward needs (default: train); grad with train=false = gradients without dropout */
+  grad?: boolean;
+}
+
+interface LastForward {
+  bound: Bound;
+  plan: DropoutPlan;
+  keep: boolean;
+  /** loss() ran since this forward and backward has not consumed it yet */
+  lossReady: boolean;
+}
+
+export class BertClassifier {
+  readonly layout: ParamLayout;
+  readonly params: Float32Array;
+  readonly grads: Float32Array;
+  /** every parameter tensor: canonical name, shape, offset into params/grads, size, weight-decay flag */
+  readonly tensors: ParamTensor[];
+  /** messages for the user from construction (e.g. which heads a checkpoint lacked and were initialised) */
+  readonly notices: string[] = [];
+  private readonly P: ModelViews;
+  private readonly G: ModelViews;
+  private readonly acts: Activations;
+  private readonly dims: Omit<LayerDims, 'B' | 'S'>;
+  private readonly zerosF: Float32Array;
+  private last: LastForward | null = null;
+
+  /** A model with all parameters zero; use random() or fromCheckpoint(). */
+  constructor(readonly config: BertConfig) {
+    this.layout = new ParamLayout(config);
+    this.params = new Float32Array(this.layout.size);
+    this.grads = new Float32Array(this.layout.size);
+    this.tensors = this.layout.tensors;
+    this.P = this.layout.views(this.params);
+    this.G = this.layout.views(this.grads);
+    this.acts = new Activations(config);
+    this.dims = {
+      H: config.hidden_size, NH: config.num_attention_heads, F: config.intermediate_size,
+      eps: config.layer_norm_eps, gelu: geluKind(config.hidden_act),
+    };
+    this.zerosF = new Float32Array(config.intermediate_size);
+  }
+
+  /** Bytes of activation memory allocated so far. */
+  get activationBytes(): number {
+    return this.acts.bytes;
+  }
+
+  /** BERT initialisation: matrices ~ N(0, initializer_range), biases 0, LayerNorm 1 / 0. */
+  static random(config: BertConfig, seed: number): BertClassifier {
+    const m = new BertClassifier(config);
+    initParams(m.layout.tensors, m.params, config.initializer_range, seed);
+    return m;
+  }
+
+  /**
+   * The model of a loaded checkpoint. Pooler/classifier tensors the checkpoint lacks are initialised from opts.seed
+   * (listed in .notices). numLabels / id2label set the classes; they must agree with an existing classifier.
+   */
+  static fromCheckpoint(ck: CheckpointTensors, opts: HeadOptions): BertClassifier {
+    const m = new BertClassifier(labelledConfig(ck, opts));
+    m.notices.push(...loadIntoParams(m.layout, m.params, ck, opts.seed));
+    return m;
+  }
+
+  /** View of parameter `name` (canonical transformers name) inside params. */
+  tensor(name: string): Float32Array {
+    return this.layout.view(this.params, name);
+  }
+
+  /** View of the gradient of parameter `name` inside grads. */
+  grad(name: string): Float32Array {
+    return this.layout.view(this.grads, name);
+  }
+
+  zeroGrad(): void {
+    this.grads.fill(0);
+  }
+
+  /**
+   * Runs the network on a padded batch.
+   *
+   * Args:
+   *   batch: ids [B, S], token types [B, S], validLength [B] (1..S; later positions are padding and masked)
+   *   opts: train (dropout) with seed/step; grad keeps what backward() needs
+   * Returns:
+   *   logits [B, C], a view valid until the next forward.
+   */
+  forward(batch: Batch, opts: ForwardOptions): Float32Array {
+    const { size: B, seqLen: S } = batch;
+    this.checkBatch(batch);
+    let seed = 0;
+    let step = 0;
+    if (opts.train) {
+      if (opts.seed === undefined || opts.step === undefined) {
+        throw new TypeError('forward: train mode needs seed and step (they determine the dropout masks)');
+      }
+      seed = opts.seed;
+      step = opts.step;
+    }
+    const keep = opts.grad ?? opts.train;
+    const a = this.acts.bind(B, S, keep);
+    const plan = dropoutPlan(this.config, B, S, opts.train, seed, step);
+    const d: LayerDims = { ...this.dims, B, S };
+    const N = B * S;
+    a.emb.ids.set(batch.inputIds.subarray(0, N));
+    a.emb.typeIds.set(batch.tokenTypeIds.subarray(0, N));
+
+    embeddingsForward(a.emb, this.P, N, d.H, d.eps, plan.emb);
+    for (let l = 0; l < a.layers.length; l++) {
+      layerForward(a.layers[l], this.P.layers[l], a.scratch, batch.validLength, d, plan.layers[l]);
+    }
+    const hidden = a.layers[a.layers.length - 1].out;
+    headForward(a.head, this.P, hidden, B, S, d.H, this.config.num_labels, plan.cls);
+    this.last = { bound: a, plan, keep, lossReady: false };
+    return a.head.logits;
+  }
+
+  /**
+   * Mean softmax cross-entropy of the last forward's logits; keeps the probabilities for backward.
+   *
+   * Args:
+   *   labels: [B] class indices in [0, C)
+   */
+  loss(labels: Int32Array): number {
+    const last = this.requireForward('loss');
+    const { B } = last.bound;
+    const C = this.config.num_labels;
+    if (labels.length < B) throw new RangeError(`loss: labels has ${labels.length} entries, the batch has ${B} rows`);
+    for (let i = 0; i < B; i++) {
+      if (!(labels[i] >= 0 && labels[i] < C)) throw new RangeError(`loss: labels[${i}] = ${labels[i]} is not a class in [0, ${C})`);
+    }
+    const h = last.bound.head;
+    h.labels.set(labels.subarray(0, B));
+    const value = native.crossEntropyForward(h.logits, h.labels, h.probs, B, C);
+    last.lossReady = true;
+    return value;
+  }
+
+  /** Accumulates d(scale * loss)/d(params) into grads (call zeroGrad() between optimizer steps). */
+  backward(scale = 1): void {
+    const last = this.requireForward('backward');
+    if (!last.keep) throw new Error('backward: the last forward kept no activations (use train: true or grad: true)');
+    if (!last.lossReady) throw new Error('backward: call loss(labels) after forward (once per backward)');
+    last.lossReady = false;
+    const { bound: a, plan } = last;
+    const { B, S } = a;
+    const C = this.config.num_labels;
+    const d: LayerDims = { ...this.dims, B, S };
+    const sc = a.scratch;
+    const L = a.layers.length;
+    native.crossEntropyBackward(a.head.probs, a.head.labels, sc.dlogits, B, C, scale);
+    // d hidden (zero but for the [CLS] rows) -> sc.g, which then flows down the layers
+    headBackward(sc.g, sc.dlogits, sc.dpool, a.head, this.P, this.G, a.layers[L - 1].out, B, S, d.H, C, plan.cls);
+    for (let l = L - 1; l >= 0; l--) {
+      layerBackward(a.layers[l], this.P.layers[l], this.G.layers[l], sc, this.zerosF, d, plan.layers[l]);
+    }
+    embeddingsBackward(sc.g, sc.t1, a.emb, this.P, this.G, B * S, d.H, plan.emb);
+  }
+
+  /** Writes the model as a transformers-compatible checkpoint directory (config, weights, vocab). */
+  save(dir: string, vocabText: string, doLowerCase: boolean): void {
+    saveCheckpoint(dir, { config: this.config, tensors: paramsForSaving(this.layout, this.params), vocabText, doLowerCase });
+  }
+
+  private requireForward(what: string): LastForward {
+    if (!this.last) throw new Error(`${what}: no forward pass yet`);
+    return this.last;
+  }
+
+  private checkBatch(batch: Batch): void {
+    const { size: B, seqLen: S } = batch;
+    if (!(Number.isInteger(B) && B >= 1)) throw new RangeError(`forward: batch.size must be a positive integer, got ${B}`);
+    if (!(Number.isInteger(S) && S >= 1)) throw new RangeError(`forward: batch.seqLen must be a positive integer, got ${S}`);
+    const P = this.config.max_position_embeddings;
+    if (S > P) throw new RangeError(`forward: batch.seqLen ${S} exceeds the model's max_position_embeddings ${P}`);
+    const N = B * S;
+    if (batch.inputIds.length < N) throw new RangeError(`forward: batch.inputIds has ${batch.inputIds.length} entries, needs ${N}`);
+    if (batch.tokenTypeIds.length < N) throw new RangeError(`forward: batch.tokenTypeIds has ${batch.tokenTypeIds.length} entries, needs ${N}`);
+    if (batch.validLength.length < B) throw new RangeError(`forward: batch.validLength has ${batch.validLength.length} entries, needs ${B}`);
+    for (let b = 0; b < B; b++) {
+      const v = batch.validLength[b];
+      if (!(v >= 1 && v <= S)) throw new RangeError(`forward: batch.validLength[${b}] = ${v} is outside [1, ${S}]`);
+    }
+  }
+}

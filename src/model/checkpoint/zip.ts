@@ -1,0 +1,107 @@
+// Minimal zip reader for torch.save's archives (PKWARE APPNOTE 6.3: end of central directory, central directory,
+// local headers, the zip64 records). Hand-written rather than yauzl because the loader is synchronous and already
+// holds the whole file in memory; this needs ~150 lines and no dependency. Entries may be stored (torch.save's choice)
+// or deflated (a re-zipped checkpoint); each entry's CRC-32 is checked so a damaged download cannot load silently.
+import { crc32, inflateRawSync } from 'node:zlib';
+import { CheckpointError } from './errors.js';
+
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_LOCAL = 0x04034b50;
+const U32_MAX = 0xffffffff;
+
+export interface ZipEntry {
+  name: string;
+  /** uncompressed size in bytes */
+  size: number;
+  /** the entry's bytes, decompressed and CRC-checked */
+  read(): Buffer;
+}
+
+/** True if `bytes` begins like a zip archive (a local file header). */
+export function looksLikeZip(bytes: Buffer): boolean {
+  return bytes.length >= 4 && bytes.readUInt32LE(0) === SIG_LOCAL;
+}
+
+/** Lists the entries of the zip archive `bytes`; `file` only names it in errors. */
+export function readZip(bytes: Buffer, file: string): Map<string, ZipEntry> {
+  function fail(msg: string): never {
+    throw new CheckpointError(`${file}: ${msg}`);
+  }
+  function u64(pos: number): number {
+    const v = bytes.readBigUInt64LE(pos);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`zip field at byte ${pos} is too large (${v})`);
+    return Number(v);
+  }
+
+  // The end-of-central-directory record is the last 22 bytes plus a comment of at most 65535 bytes.
+  let eocd = -1;
+  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 65535); p--) {
+    if (bytes.readUInt32LE(p) === SIG_EOCD) { eocd = p; break; }
+  }
+  if (eocd < 0) fail('not a zip archive or truncated: no end-of-central-directory record');
+  let count = bytes.readUInt16LE(eocd + 10);
+  let cdSize = bytes.readUInt32LE(eocd + 12);
+  let cdOffset = bytes.readUInt32LE(eocd + 16);
+  if (eocd >= 20 && bytes.readUInt32LE(eocd - 20) === SIG_ZIP64_LOCATOR) {
+    const rec = u64(eocd - 20 + 8);
+    if (rec + 56 > bytes.length || bytes.readUInt32LE(rec) !== SIG_ZIP64_EOCD) fail('zip64 end-of-central-directory record is missing');
+    count = u64(rec + 32);
+    cdSize = u64(rec + 40);
+    cdOffset = u64(rec + 48);
+  }
+  if (cdOffset + cdSize > bytes.length) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) lies past the end of the file (truncated?)`);
+
+  const entries = new Map<string, ZipEntry>();
+  let p = cdOffset;
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > cdOffset + cdSize || bytes.readUInt32LE(p) !== SIG_CENTRAL) fail(`central directory entry ${i} is malformed`);
+    const flags = bytes.readUInt16LE(p + 8);
+    const method = bytes.readUInt16LE(p + 10);
+    const crc = bytes.readUInt32LE(p + 16);
+    let csize = bytes.readUInt32LE(p + 20);
+    let size = bytes.readUInt32LE(p + 24);
+    const nameLen = bytes.readUInt16LE(p + 28);
+    const extraLen = bytes.readUInt16LE(p + 30);
+    const commentLen = bytes.readUInt16LE(p + 32);
+    let local = bytes.readUInt32LE(p + 42);
+    const name = bytes.toString('utf8', p + 46, p + 46 + nameLen);
+    // A zip64 extra field carries, in this order, whichever of size, csize and offset overflowed 32 bits.
+    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
+      const id = bytes.readUInt16LE(x);
+      const len = bytes.readUInt16LE(x + 2);
+      if (id === 0x0001) {
+        let q = x + 4;
+        if (size === U32_MAX) { size = u64(q); q += 8; }
+        if (csize === U32_MAX) { csize = u64(q); q += 8; }
+        if (local === U32_MAX) { local = u64(q); q += 8; }
+      }
+      x += 4 + len;
+    }
+    p += 46 + nameLen + extraLen + commentLen;
+    if (flags & 1) fail(`entry ${name} is encrypted`);
+    if (method !== 0 && method !== 8) fail(`entry ${name} uses compression method ${method} (only stored and deflate are supported)`);
+    entries.set(name, {
+      name,
+      size,
+      read: () => {
+        if (local + 30 > bytes.length || bytes.readUInt32LE(local) !== SIG_LOCAL) fail(`entry ${name}: local header missing at byte ${local}`);
+        const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+        if (start + csize > bytes.length) fail(`entry ${name}: data [${start}, ${start + csize}) lies past the end of the file (truncated?)`);
+        const raw = bytes.subarray(start, start + csize);
+        let data: Buffer;
+        try {
+          data = method === 0 ? raw : inflateRawSync(raw);
+        } catch (e) {
+          fail(`entry ${name}: cannot inflate: ${(e as Error).message}`);
+        }
+        if (data.length !== size) fail(`entry ${name}: ${data.length} bytes, the directory says ${size}`);
+        if (crc32(data) !== crc) fail(`entry ${name}: CRC-32 mismatch (corrupt file)`);
+        return data;
+      },
+    });
+  }
+  return entries;
+}

@@ -1,0 +1,67 @@
+// One way for every command to get a model and its tokenizer from a --model spec: a checkpoint directory, a model
+// installed by `bertfit pull`, a Hugging Face id (cache / download), or `random:<shape>` (fresh weights, real vocab).
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BertTokenizer } from '../tokenizer/tokenizer.js';
+import { BertClassifier } from './bert.js';
+import { namedConfig } from './config.js';
+import { loadCheckpoint, resolveModel } from './checkpoint/index.js';
+
+export interface OpenedModel {
+  model: BertClassifier;
+  tokenizer: BertTokenizer;
+  vocabText: string;
+  doLowerCase: boolean;
+  /** what the user should know: dropped tensors, new heads, inferred casing */
+  notices: string[];
+  /** the directory it came from, or random:<shape> */
+  source: string;
+}
+
+export interface OpenOptions {
+  /** seed of new heads (and of all weights for random:*) */
+  seed: number;
+  /** the task's classes (index = class id); when absent the checkpoint's own label set is kept */
+  labels?: readonly string[];
+}
+
+/** The bert-base-uncased vocabulary shipped in assets/ (used by random:* models). */
+export function bundledVocabFile(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const f = path.join(dir, 'assets', 'vocab-bert-base-uncased.txt');
+    if (existsSync(f)) return f;
+    dir = path.dirname(dir);
+  }
+  throw new Error('bertfit: assets/vocab-bert-base-uncased.txt is missing from the installation');
+}
+
+export async function openModel(spec: string, opts: OpenOptions): Promise<OpenedModel> {
+  const id2label = opts.labels ? Object.fromEntries(opts.labels.map((l, i) => [String(i), l])) : undefined;
+  if (spec.startsWith('random:')) {
+    const config = namedConfig(spec.slice('random:'.length), opts.labels?.length ?? 2);
+    if (id2label) {
+      config.id2label = id2label;
+      config.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
+    }
+    const vocabFile = bundledVocabFile();
+    return {
+      model: BertClassifier.random(config, opts.seed),
+      tokenizer: BertTokenizer.fromVocabFile(vocabFile, { lowerCase: true }),
+      vocabText: readFileSync(vocabFile, 'utf8'), doLowerCase: true,
+      notices: [`${spec}: a fresh ${config.num_hidden_layers}-layer, hidden ${config.hidden_size} BERT with random weights (seed ${opts.seed})`],
+      source: spec,
+    };
+  }
+  const dir = await resolveModel(spec);
+  const ck = loadCheckpoint(dir);
+  const model = BertClassifier.fromCheckpoint(ck, { seed: opts.seed, id2label });
+  return {
+    model,
+    tokenizer: BertTokenizer.fromVocabFile(ck.vocabFile, { lowerCase: ck.doLowerCase }),
+    vocabText: readFileSync(ck.vocabFile, 'utf8'), doLowerCase: ck.doLowerCase,
+    notices: [...ck.notices, ...model.notices],
+    source: dir,
+  };
+}

@@ -1,0 +1,55 @@
+// Running a classifier in eval mode over a dataset: metrics (when labelled), predictions and probabilities.
+import { collate, type Padding } from '../data/collate.js';
+import type { EncodedExample } from '../data/types.js';
+import type { BertClassifier } from '../model/bert.js';
+import { argmaxRows, computeMetrics, type Metrics } from './metrics.js';
+
+export interface EvalOptions {
+  batchSize: number;
+  maxLen: number;
+  padId: number;
+  /** default 'dynamic': eval batches only cost what their length says */
+  padding?: Padding;
+}
+
+export interface EvalResult {
+  /** null when the examples carry no labels */
+  metrics: Metrics | null;
+  /** predicted class per example, input order */
+  predictions: Int32Array;
+  /** logits [N, C], input order */
+  logits: Float32Array;
+}
+
+/** Softmax of one row of logits (float64 for stable probabilities in the output). */
+export function softmaxRow(logits: ArrayLike<number>, offset: number, C: number): number[] {
+  let max = -Infinity;
+  for (let c = 0; c < C; c++) max = Math.max(max, logits[offset + c]!);
+  const e = Array.from({ length: C }, (_, c) => Math.exp(logits[offset + c]! - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
+/** Eval-mode pass over `examples` in order; loss and metrics over the labelled ones. */
+export function evaluate(model: BertClassifier, examples: readonly EncodedExample[], o: EvalOptions): EvalResult {
+  const C = model.config.num_labels;
+  const N = examples.length;
+  const logits = new Float32Array(N * C);
+  const predictions = new Int32Array(N);
+  let lossSum = 0;
+  let labelled = 0;
+  for (let start = 0; start < N; start += o.batchSize) {
+    const idx = Array.from({ length: Math.min(o.batchSize, N - start) }, (_, i) => start + i);
+    const batch = collate(examples, idx, { padding: o.padding ?? 'dynamic', maxLen: o.maxLen, padId: o.padId });
+    const out = model.forward(batch, { train: false, grad: false });
+    logits.set(out.subarray(0, batch.size * C), start * C);
+    argmaxRows(out, batch.size, C, predictions.subarray(start, start + batch.size));
+    if (batch.labels.every((l) => l >= 0)) {
+      lossSum += model.loss(batch.labels) * batch.size;
+      labelled += batch.size;
+    }
+  }
+  const gold = examples.map((e) => e.label);
+  const metrics = labelled === N && N > 0 ? computeMetrics(predictions, gold, C, lossSum / N) : null;
+  return { metrics, predictions, logits };
+}

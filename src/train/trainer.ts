@@ -1,0 +1,288 @@
+// The fine-tuning loop: batches -> forward/backward -> clip -> Adam(W) with a schedule, logging, evaluation on dev,
+// checkpoint-best / checkpoint-last, and exact resume.
+//
+// Determinism: the batch order is a function of the seed (BatchSampler), the dropout masks of (seed, micro-step),
+// and the native kernels are deterministic for a thread count, so an interrupted run resumed from checkpoint-last
+// ends with the same weights as an uninterrupted one.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { native } from '../native/index.js';
+import { collate } from '../data/collate.js';
+import { BatchSampler, type SamplerState } from '../data/sampler.js';
+import type { EncodedExample } from '../data/types.js';
+import type { BertClassifier } from '../model/bert.js';
+import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safetensors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { evaluate } from './evaluate.js';
+import type { Metrics } from './metrics.js';
+import { Adam } from './optimizer.js';
+import { JsonlLog, type ProgressSink } from './progress.js';
+import type { TrainSettings } from './recipes.js';
+import { learningRate } from './schedule.js';
+
+export interface TrainData {
+  train: EncodedExample[];
+  dev: EncodedExample[] | null;
+  labels: string[];
+  padId: number;
+}
+
+export interface TrainOutput {
+  dir: string;
+  vocabText: string;
+  doLowerCase: boolean;
+}
+
+/** Everything beyond the weights that a resumed run needs; saved as trainer_state.json in checkpoint-last. */
+export interface TrainerState {
+  version: 1;
+  settings: TrainSettings;
+  labels: string[];
+  numTrain: number;
+  /** optimizer steps done */
+  step: number;
+  /** forward/backward passes done (dropout masks are keyed by it) */
+  microStep: number;
+  totalSteps: number;
+  /** the sampler as it was when the current epoch started, and how many of that epoch's batches are done */
+  epochStart: SamplerState;
+  batchInEpoch: number;
+  running: RunningStats;
+  best: { value: number; epoch: number; step: number } | null;
+  evalsWithoutImprovement: number;
+  history: Array<Metrics & { epoch: number; step: number }>;
+  done: boolean;
+}
+
+interface RunningStats {
+  lossSum: number;
+  correct: number;
+  seen: number;
+  windowLoss: number;
+  windowBatches: number;
+  windowSeqs: number;
+}
+
+const OPT_FILE = 'optimizer.safetensors';
+const STATE_FILE = 'trainer_state.json';
+
+export type StopReason = 'finished' | 'early-stop' | 'interrupted';
+
+export interface TrainResult {
+  reason: StopReason;
+  state: TrainerState;
+  best: Metrics | null;
+}
+
+export class Trainer {
+  private readonly sampler: BatchSampler;
+  private readonly adam: Adam;
+  private state: TrainerState;
+  private stopRequested: string | null = null;
+  private bestParams: Float32Array | null = null;
+
+  constructor(private readonly model: BertClassifier, private readonly data: TrainData, private readonly s: TrainSettings,
+    private readonly out: TrainOutput, private readonly progress: ProgressSink) {
+    if (data.train.length === 0) throw new Error('the training set is empty');
+    this.sampler = new BatchSampler(data.train.length, {
+      batchSize: s.batchSize, shuffle: true, seed: s.seed >>> 0, lastBatch: s.lastBatch,
+      bucketing: s.bucketing ? { lengths: data.train.map((e) => e.inputIds.length) } : undefined,
+    });
+    this.adam = new Adam(model.params, model.grads, model.tensors, {
+      kind: s.optimizer, beta1: s.beta1, beta2: s.beta2, eps: s.adamEps, weightDecay: s.weightDecay,
+    });
+    this.state = {
+      version: 1, settings: s, labels: data.labels, numTrain: data.train.length, step: 0, microStep: 0,
+      totalSteps: this.countTotalSteps(), epochStart: this.sampler.state(), batchInEpoch: 0, running: freshStats(),
+      best: null, evalsWithoutImprovement: 0, history: [], done: false,
+    };
+  }
+
+  /** Optimizer steps of the whole run: batches of every epoch (rollover changes them per epoch) / grad-accum. */
+  private countTotalSteps(): number {
+    const probe = new BatchSampler(this.data.train.length, {
+      batchSize: this.s.batchSize, shuffle: true, seed: this.s.seed >>> 0, lastBatch: this.s.lastBatch,
+    });
+    let batches = 0;
+    for (let e = 0; e < this.s.epochs; e++) {
+      batches += probe.epochBatches().length;
+      probe.nextEpoch();
+    }
+    return Math.ceil(batches / this.s.gradAccum);
+  }
+
+  /** Ask the loop to stop after the current optimizer step and save checkpoint-last (SIGINT / SIGTERM). */
+  requestStop(why: string): void {
+    this.stopRequested = why;
+  }
+
+  /** Restores weights, optimizer and loop position from a checkpoint-last directory. */
+  resumeFrom(dir: string): void {
+    const stateFile = path.join(dir, STATE_FILE);
+    if (!existsSync(stateFile)) throw new Error(`--resume ${dir}: no ${STATE_FILE} there (is it a checkpoint-last directory?)`);
+    const st = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+    if (st.version !== 1) throw new Error(`${stateFile}: unknown trainer state version ${String(st.version)}`);
+    if (st.numTrain !== this.data.train.length) {
+      throw new Error(`--resume ${dir}: the checkpoint was trained on ${st.numTrain} examples, this run has ${this.data.train.length}`);
+    }
+    if (JSON.stringify(st.labels) !== JSON.stringify(this.data.labels)) {
+      throw new Error(`--resume ${dir}: the checkpoint's labels ${JSON.stringify(st.labels)} differ from this run's ${JSON.stringify(this.data.labels)}`);
+    }
+    for (const key of ['batchSize', 'seed', 'lastBatch', 'bucketing', 'gradAccum', 'epochs'] as const) {
+      if (st.settings[key] !== this.s[key]) {
+        throw new Error(`--resume ${dir}: ${key} was ${String(st.settings[key])} in the interrupted run, now ${String(this.s[key])}; resume with the same settings`);
+      }
+    }
+    const opt = parseSafetensors(readFileSync(path.join(dir, OPT_FILE)), path.join(dir, OPT_FILE));
+    const m = opt.tensors.get('exp_avg'), v = opt.tensors.get('exp_avg_sq');
+    if (!m || !v) throw new Error(`${path.join(dir, OPT_FILE)}: exp_avg / exp_avg_sq missing`);
+    this.adam.restore({ step: st.step, m: m.toFloat32(), v: v.toFloat32() });
+    this.sampler.restore(st.epochStart);
+    this.state = { ...st, settings: this.s };
+  }
+
+  get trainerState(): TrainerState {
+    return this.state;
+  }
+
+  run(): TrainResult {
+    const s = this.s;
+    const st = this.state;
+    const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0);
+    const C = this.model.config.num_labels;
+    const warmupSteps = Math.floor(s.warmupRatio * st.totalSteps);
+    const sched = { baseLr: s.lr, kind: s.schedule, warmupSteps, totalSteps: st.totalSteps };
+    const collateOpts = { padding: s.padding, maxLen: s.maxLen, padId: this.data.padId };
+    let reason: StopReason = 'finished';
+    this.progress.start(st.totalSteps, st.step);
+    let t0 = performance.now();
+    try {
+      while (this.sampler.epoch < s.epochs && !st.done) {
+        const epoch = this.sampler.epoch;
+        const batches = this.sampler.epochBatches();
+        const nBatches = batches.length;
+        let accumulated = 0;
+        for (let b = st.batchInEpoch; b < nBatches; b++) {
+          const batch = collate(this.data.train, batches[b] as number[], collateOpts);
+          if (accumulated === 0) this.model.zeroGrad();
+          const logits = this.model.forward(batch, { train: true, seed: s.seed, step: st.microStep });
+          const loss = this.model.loss(batch.labels);
+          this.model.backward(1 / s.gradAccum);
+          st.microStep++;
+          accumulated++;
+          const r = st.running;
+          r.lossSum += loss * batch.size;
+          r.windowLoss += loss;
+          r.windowBatches++;
+          r.windowSeqs += batch.size;
+          r.seen += batch.size;
+          for (let i = 0; i < batch.size; i++) {
+            let best = 0;
+            for (let c = 1; c < C; c++) if (logits[i * C + c]! > logits[i * C + best]!) best = c;
+            if (best === batch.labels[i]) r.correct++;
+          }
+          if (accumulated < s.gradAccum && b + 1 < nBatches) continue;
+          // optimizer step (a partial accumulation at the epoch's end still steps, with what it has)
+          accumulated = 0;
+          const gradNorm = s.clipNorm > 0 ? native.clipByGlobalNorm(this.model.grads, s.clipNorm) : native.globalNorm(this.model.grads);
+          const lr = learningRate(st.step, sched);
+          this.adam.update(lr);
+          st.step++;
+          st.batchInEpoch = b + 1;
+          if (r.windowBatches > 0 && (st.step % s.logEvery === 0 || b + 1 === nBatches)) {
+            const now = performance.now();
+            const seqPerSec = r.windowSeqs / ((now - t0) / 1000);
+            t0 = now;
+            const meanLoss = r.windowLoss / r.windowBatches;
+            const acc = r.correct / r.seen;
+            this.progress.line(s.logStyle === 'tutorial'
+              ? `[Epoch ${epoch + 1} Batch ${b + 1}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}, acc=${acc.toFixed(3)}`
+              : `epoch ${epoch + 1} batch ${b + 1}/${nBatches} step ${st.step}/${st.totalSteps} loss ${meanLoss.toFixed(4)} ` +
+                `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)} acc ${acc.toFixed(3)} ${seqPerSec.toFixed(1)} seq/s`);
+            log.write({ type: 'train', epoch: epoch + 1, batch: b + 1, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
+              acc, seq_per_s: seqPerSec });
+            this.progress.tick(st.step, { loss: meanLoss, seqPerSec });
+            r.windowLoss = 0; r.windowBatches = 0; r.windowSeqs = 0;
+          }
+          if (this.stopRequested) {
+            this.saveLast();
+            this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}; continue with --resume`);
+            reason = 'interrupted';
+            return { reason, state: st, best: this.bestMetrics() };
+          }
+        }
+        // end of epoch
+        this.sampler.nextEpoch();
+        st.epochStart = this.sampler.state();
+        st.batchInEpoch = 0;
+        st.running = freshStats();
+        if (s.evalEachEpoch && this.data.dev) {
+          const stop = this.evalAndKeepBest(epoch + 1, log);
+          if (stop) { reason = 'early-stop'; st.done = true; }
+        }
+        if (this.sampler.epoch >= s.epochs) st.done = true;
+        this.saveLast();
+        if (this.stopRequested && !st.done) {
+          this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}; continue with --resume`);
+          return { reason: 'interrupted', state: st, best: this.bestMetrics() };
+        }
+      }
+      if (!s.evalEachEpoch || !this.data.dev) {
+        // no per-epoch selection: the final weights are the best we have
+        this.model.save(path.join(this.out.dir, 'checkpoint-best'), this.out.vocabText, this.out.doLowerCase);
+      }
+      return { reason, state: st, best: this.bestMetrics() };
+    } finally {
+      this.progress.stop();
+      log.close();
+    }
+  }
+
+  private bestMetrics(): Metrics | null {
+    const b = this.state.best;
+    if (!b) return null;
+    return this.state.history.find((h) => h.step === b.step) ?? null;
+  }
+
+  /** The weights of checkpoint-best, if this run made one in memory (else the current weights are it). */
+  get bestWeights(): Float32Array | null {
+    return this.bestParams;
+  }
+
+  /** Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires. */
+  private evalAndKeepBest(epoch: number, log: JsonlLog): boolean {
+    const st = this.state;
+    const res = evaluate(this.model, this.data.dev!, { batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId });
+    const m = res.metrics!;
+    st.history.push({ ...m, epoch, step: st.step });
+    const value = m[this.s.metric];
+    this.progress.line(`dev after epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)} f1 ${m.f1.toFixed(4)} loss ${m.loss.toFixed(4)} (${m.examples} examples)`);
+    log.write({ type: 'eval', epoch, step: st.step, ...m });
+    if (!st.best || value > st.best.value) {
+      st.best = { value, epoch, step: st.step };
+      st.evalsWithoutImprovement = 0;
+      this.model.save(path.join(this.out.dir, 'checkpoint-best'), this.out.vocabText, this.out.doLowerCase);
+      writeFileAtomic(path.join(this.out.dir, 'checkpoint-best', 'metrics.json'), JSON.stringify({ ...m, epoch, step: st.step }, null, 2) + '\n');
+      this.bestParams = Float32Array.from(this.model.params);
+      return false;
+    }
+    st.evalsWithoutImprovement++;
+    return this.s.earlyStop > 0 && st.evalsWithoutImprovement >= this.s.earlyStop;
+  }
+
+  /** checkpoint-last = the model + optimizer moments + trainer state, written atomically as one directory. */
+  saveLast(): void {
+    const opt = encodeSafetensors([
+      { name: 'exp_avg', shape: [this.adam.m.length], data: this.adam.m },
+      { name: 'exp_avg_sq', shape: [this.adam.v.length], data: this.adam.v },
+    ], { metadata: { format: 'bertfit-adam', step: String(this.adam.step) } });
+    this.model.save(path.join(this.out.dir, 'checkpoint-last'), this.out.vocabText, this.out.doLowerCase, {
+      [OPT_FILE]: opt,
+      [STATE_FILE]: JSON.stringify(this.state, null, 1) + '\n',
+    });
+  }
+}
+
+function freshStats(): RunningStats {
+  return { lossSum: 0, correct: 0, seen: 0, windowLoss: 0, windowBatches: 0, windowSeqs: 0 };
+}
