@@ -1,6 +1,7 @@
 {
   "variables": {
-    # "1" when oneDNN's headers and library are installed (Debian libdnnl-dev) and BERTFIT_NO_DNNL is unset.
+    # 1 when oneDNN's headers and library are installed (Debian libdnnl-dev) and BERTFIT_NO_DNNL is unset.
+    # gyp turns the command's "1" into the integer 1, so conditions must compare with 1, not '1'.
     "has_dnnl%": "<!(node scripts/detect-dnnl.cjs)"
   },
   "targets": [
@@ -23,7 +24,7 @@
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-ffp-contract=fast"],
       "ldflags": ["-fopenmp"],
       "conditions": [
-        ["has_dnnl=='1'", {
+        ["has_dnnl==1", {
           "defines": ["BERTFIT_HAVE_DNNL=1"],
           "libraries": ["-ldnnl"]
         }]

@@ -62,11 +62,11 @@ void bias_backward(const float* dy, float* dbias, int64_t rows, int64_t cols) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// GELU: erf form 0.5 x (1 + erf(x / sqrt2)); tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// GELU: erf form x Phi(x) = 0.5 x erfc(-x / sqrt2); tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 // ---------------------------------------------------------------------------------------------------------------
 
 #pragma omp declare simd
-static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + verf(x * kInvSqrt2)); }
+static inline float gelu_erf(float x) { return 0.5f * x * verfc(-x * kInvSqrt2); }
 
 #pragma omp declare simd
 static inline float gelu_tanh(float x) {
@@ -76,7 +76,7 @@ static inline float gelu_tanh(float x) {
 // d/dx gelu_erf = Phi(x) + x phi(x)
 #pragma omp declare simd
 static inline float dgelu_erf(float x) {
-  return 0.5f * (1.0f + verf(x * kInvSqrt2)) + x * kInvSqrt2Pi * vexp(-0.5f * x * x);
+  return 0.5f * verfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * vexp(-0.5f * x * x);
 }
 
 // d/dx gelu_tanh = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)

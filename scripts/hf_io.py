@@ -32,6 +32,10 @@ _DTYPES = {
     torch.bool: ("BOOL", 1),
 }
 
+# Position in the safetensors crate's Dtype enum.
+_RANK = {name: i for i, name in enumerate(
+    ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64"])}
+
 
 def _tensor_bytes(t):
     """Raw little-endian bytes of a tensor in row-major order.
@@ -56,8 +60,9 @@ def save_safetensors(path, state_dict, metadata=None):
     for name, t in state_dict.items():
         if t.dtype not in _DTYPES:
             raise ValueError(f"{path}: tensor {name}: dtype {t.dtype} has no safetensors name")
-    # The reference writer orders tensors by decreasing alignment, then by name, so each stays naturally aligned.
-    items = sorted(state_dict.items(), key=lambda kv: (-_DTYPES[kv[1].dtype][1], kv[0]))
+    # Same order as the reference writer (its Dtype enum order, reversed, then name): wide types first keeps every
+    # tensor naturally aligned, and the files come out byte-identical to safetensors.torch.save_file's.
+    items = sorted(state_dict.items(), key=lambda kv: (-_RANK[_DTYPES[kv[1].dtype][0]], kv[0]))
     header = {"__metadata__": meta}
     chunks = []
     offset = 0

@@ -4,6 +4,10 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, formatError } from './errors.js';
 import { register as registerInfo } from './commands/info.js';
+import { register as registerFinetune } from './commands/finetune.js';
+import { register as registerEval } from './commands/eval.js';
+import { register as registerPredict } from './commands/predict.js';
+import { register as registerBench } from './commands/bench.js';
 import { register as registerTokenize } from './commands/tokenize.js';
 import { register as registerPull } from './commands/pull.js';
 
@@ -16,6 +20,10 @@ program
   .exitOverride();
 
 registerInfo(program);
+registerFinetune(program);
+registerEval(program);
+registerPredict(program);
+registerBench(program);
 registerTokenize(program);
 registerPull(program);
 

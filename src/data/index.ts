@@ -6,7 +6,7 @@ export { parseCsv, parseTsv, type Row } from './delimited.js';
 export { readDataset, parseDataset, formatOf, DATA_FORMATS, type DataFormat, type DatasetOptions, type Column } from './dataset.js';
 export { labelSet, checkLabels } from './labels.js';
 export { encodeDataset } from './encode.js';
-export { taskDatasets, TASK_NAMES, type TaskData } from './tasks.js';
+export { taskDatasets, taskFileOptions, TASK_NAMES, type TaskData } from './tasks.js';
 export { Rng, type RngState } from './rng.js';
 export { BatchSampler, LAST_BATCH_POLICIES, type LastBatch, type SamplerOptions, type SamplerState, type BucketingOptions } from './sampler.js';
 export { collate, batches, PAD_MULTIPLE, type CollateOptions, type Padding } from './collate.js';

@@ -30,6 +30,18 @@ const TASKS: Record<string, TaskSpec> = {
 
 export const TASK_NAMES: readonly string[] = Object.keys(TASKS);
 
+function taskSpec(task: string): TaskSpec {
+  const spec = Object.hasOwn(TASKS, task) ? TASKS[task] : undefined;
+  if (spec === undefined) throw new RangeError(`unknown task ${JSON.stringify(task)} (known: ${TASK_NAMES.join(', ')})`);
+  return spec;
+}
+
+/** Reading options for one of a task's GLUE files (its columns); labelled=false for a test file. */
+export function taskFileOptions(task: string, labelled: boolean): { format: 'tsv'; textA: string; textB: string; label: string | null } {
+  const spec = taskSpec(task);
+  return { format: 'tsv', textA: spec.textA, textB: spec.textB, label: labelled ? spec.label : null };
+}
+
 /**
  * Loads a task's splits from its GLUE-format directory.
  *
@@ -39,22 +51,13 @@ export const TASK_NAMES: readonly string[] = Object.keys(TASKS);
  * Throws: RangeError for an unknown task; DataError for a missing or malformed file.
  */
 export function taskDatasets(task: string, dataDir: string): TaskData {
-  const spec = Object.hasOwn(TASKS, task) ? TASKS[task] : undefined;
-  if (spec === undefined) throw new RangeError(`unknown task ${JSON.stringify(task)} (known: ${TASK_NAMES.join(', ')})`);
-  const columns = { format: 'tsv', textA: spec.textA, textB: spec.textB } as const;
-  const testFile = path.join(dataDir, 'test.tsv');
+  const spec = taskSpec(task);
+  const read = (name: string, labelled: boolean): Example[] => readDataset(path.join(dataDir, name), taskFileOptions(task, labelled));
   return {
     task,
     labels: [...spec.labels],
-    train: readDataset(path.join(dataDir, 'train.tsv'), { ...columns, label: spec.label }),
-    dev: readDataset(path.join(dataDir, 'dev.tsv'), { ...columns, label: spec.label }),
-    test: existsSync(testFile) ? readDataset(testFile, { ...columns, label: null }) : null,
+    train: read('train.tsv', true),
+    dev: read('dev.tsv', true),
+    test: existsSync(path.join(dataDir, 'test.tsv')) ? read('test.tsv', false) : null,
   };
-}
-
-/** Reading options for one of a task's GLUE files (its columns); labelled=false for a test file. */
-export function taskFileOptions(task: string, labelled: boolean): { format: 'tsv'; textA: string; textB: string; label: string | null } {
-  const spec = Object.hasOwn(TASKS, task) ? TASKS[task] : undefined;
-  if (spec === undefined) throw new RangeError(`unknown task ${JSON.stringify(task)} (known: ${TASK_NAMES.join(', ')})`);
-  return { format: 'tsv', textA: spec.textA, textB: spec.textB, label: labelled ? spec.label : null };
 }

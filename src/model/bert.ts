@@ -49,6 +49,8 @@ export class BertClassifier {
   readonly tensors: ParamTensor[];
   /** messages for the user from construction (e.g. which heads a checkpoint lacked and were initialised) */
   readonly notices: string[] = [];
+  /** tensors fromCheckpoint initialised because the checkpoint lacked them (e.g. a new classifier head) */
+  readonly newTensors: string[] = [];
   private readonly P: ModelViews;
   private readonly G: ModelViews;
   private readonly acts: Activations;
@@ -90,7 +92,9 @@ export class BertClassifier {
    */
   static fromCheckpoint(ck: CheckpointTensors, opts: HeadOptions): BertClassifier {
     const m = new BertClassifier(labelledConfig(ck, opts));
-    m.notices.push(...loadIntoParams(m.layout, m.params, ck, opts.seed));
+    const { fresh, notices } = loadIntoParams(m.layout, m.params, ck, opts.seed);
+    m.newTensors.push(...fresh);
+    m.notices.push(...notices);
     return m;
   }
 
@@ -190,8 +194,8 @@ export class BertClassifier {
   }
 
   /** Writes the model as a transformers-compatible checkpoint directory (config, weights, vocab). */
-  save(dir: string, vocabText: string, doLowerCase: boolean): void {
-    saveCheckpoint(dir, { config: this.config, tensors: paramsForSaving(this.layout, this.params), vocabText, doLowerCase });
+  save(dir: string, vocabText: string, doLowerCase: boolean, extraFiles?: Record<string, Buffer | string>): void {
+    saveCheckpoint(dir, { config: this.config, tensors: paramsForSaving(this.layout, this.params), vocabText, doLowerCase, extraFiles });
   }
 
   private requireForward(what: string): LastForward {

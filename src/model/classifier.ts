@@ -65,9 +65,9 @@ export function labelledConfig(ck: CheckpointTensors, opts: HeadOptions): BertCo
  * N(0, initializer_range) / zero bias drawn from `seed`.
  *
  * Returns:
- *   notices for the user, e.g. which heads were initialised.
+ *   fresh: canonical names of the tensors initialised here; notices: what the user should be told about them.
  */
-export function loadIntoParams(layout: ParamLayout, params: Float32Array, ck: CheckpointTensors, seed: number): string[] {
+export function loadIntoParams(layout: ParamLayout, params: Float32Array, ck: CheckpointTensors, seed: number): { fresh: string[]; notices: string[] } {
   const fresh: string[] = [];
   for (const t of layout.tensors) {
     const dst = params.subarray(t.offset, t.offset + t.size);
@@ -86,9 +86,9 @@ export function loadIntoParams(layout: ParamLayout, params: Float32Array, ck: Ch
     }
     dst.set(src.data);
   }
-  if (fresh.length === 0) return [];
+  if (fresh.length === 0) return { fresh, notices: [] };
   const heads = [...new Set(fresh.map((n) => n.replace(/\.(weight|bias)$/, '')))];
-  return [`initialised new ${heads.join(' and ')} (not in the checkpoint) from seed ${seed}`];
+  return { fresh, notices: [`initialised new ${heads.join(' and ')} (not in the checkpoint) from seed ${seed}`] };
 }
 
 /** Every parameter as {name, shape, data} (data a view into params), in layout order, for saveCheckpoint. */

@@ -48,7 +48,10 @@ export interface GemmParams {
   ldb?: number;
   ldc?: number;
   /** Strided batch (for attention heads without copies): batch = batchOuter * batchInner matrices.
-   *  Matrix i of X starts at floor(i / batchInner) * strideXOuter + (i % batchInner) * strideXInner. */
+   *  Matrix i of X starts at floor(i / batchInner) * strideXOuter + (i % batchInner) * strideXInner.
+   *  Defaults: strideXInner = the dense size of one stored matrix (rows * ldX), strideXOuter = batchInner * strideXInner.
+   *  A and B strides may be 0 (one matrix shared by the batch); C strides must be > 0 where that batch dim is > 1.
+   *  C must not overlap A or B (not checked, as in BLAS). */
   batchOuter?: number;
   batchInner?: number;
   strideAOuter?: number;
@@ -65,6 +68,9 @@ export interface NativeCore {
   info(): NativeInfo;
   /** Threads for all kernels and oneDNN. Default: BERTFIT_THREADS, else all cores. */
   setThreads(n: number): void;
+  /** Extension: switch the GEMM backend at run time (same effect as BERTFIT_GEMM at load time).
+   *  'onednn' throws a RangeError when the addon was built without oneDNN. */
+  setGemmBackend(backend: 'onednn' | 'builtin'): void;
 
   /** C = alpha * op(A) @ op(B) + beta * C (optionally strided-batched, see GemmParams). */
   gemm(p: GemmParams): void;
@@ -81,12 +87,14 @@ export interface NativeCore {
 
   /** out = (x - mean) * rstd * gamma + beta per row; saves mean[rows], rstd[rows] for backward. out may alias x. */
   layerNormForward(x: F32, gamma: F32, beta: F32, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
-  /** dx = LN'(dout) (overwritten, or added to dx when accumulate), dgamma += ..., dbeta += ... ; x is the LN input. */
+  /** dx = LN'(dout) (overwritten, or added to dx when accumulate), dgamma += ..., dbeta += ... ; x is the LN input.
+   *  dx must not overlap dout or x (dgamma/dbeta are summed from them after dx is written). */
   layerNormBackward(dout: F32, x: F32, gamma: F32, mean: F32, rstd: F32, dx: F32, dgamma: F32, dbeta: F32,
     rows: number, cols: number, accumulate: boolean): void;
 
   /** Attention softmax over scores [B, NH, Sq, Sk] in place -> probs:
-   *  probs = softmax(scale * scores + mask), keys j >= validLen[b] get probability 0 (validLen: Int32Array [B]).
+   *  probs = softmax(scale * scores + mask), keys j >= validLen[b] get probability 0 (validLen: Int32Array [B],
+   *  each in [0, Sk]; a row with validLen 0 is all zeros). dropped must not overlap scores.
    *  When dropoutP > 0, also writes dropped = probs * keep / (1 - p) with the mask of dropout(seed, offset)
    *  over the flat index of probs (the same mask dropoutForward would make for that seed/offset). */
   softmaxForward(scores: F32, validLen: Int32Array, B: number, NH: number, Sq: number, Sk: number, scale: number,
@@ -96,7 +104,11 @@ export interface NativeCore {
   softmaxBackward(probs: F32, dprobs: F32, dscores: F32, rows: number, cols: number, scale: number,
     dropoutP: number, seed: number, offset: number): void;
 
-  /** out[i] = x[i] * keep(i) / (1 - p); keep(i) = philox(seed, offset + i) >= p. Same seed/offset => same mask, any thread count. out may alias x. */
+  /** out[i] = x[i] * keep(i) / (1 - p); keep(i) = philox(seed, offset + i) >= p. Same seed/offset => same mask, any thread count. out may alias x.
+   *  Exactly: element c of the stream of `seed` is word (c mod 4) of Philox4x32-10 with counter
+   *  {lo32(c / 4), hi32(c / 4), 0, 0} and key {lo32(seed), hi32(seed)}; keep(i) = (bits(offset + i) >> 8) * 2^-24 >= p.
+   *  p in [0, 1] (p = 1 drops everything); seed and offset are integers in [0, 2^53). A layer that draws n masks
+   *  per step should advance offset by n so masks never repeat. */
   dropoutForward(x: F32, out: F32, n: number, p: number, seed: number, offset: number): void;
   /** dx[i] = dout[i] * keep(i) / (1 - p) (regenerates the mask). dx may alias dout. */
   dropoutBackward(dout: F32, dx: F32, n: number, p: number, seed: number, offset: number): void;

@@ -23,6 +23,8 @@ export interface TrainSettings {
   logEvery: number;
   padding: Padding;
   bucketing: boolean;
+  /** reshuffle the training set every epoch (seeded); false keeps file order */
+  shuffle: boolean;
   lastBatch: LastBatch;
   /** stop after this many evaluations without improvement; 0 = off */
   earlyStop: number;
@@ -41,7 +43,7 @@ export interface TrainSettings {
 export const DEFAULT_RECIPE: TrainSettings = {
   epochs: 3, batchSize: 32, maxLen: 128, lr: 2e-5, optimizer: 'adamw', weightDecay: 0.01, adamEps: 1e-6,
   beta1: 0.9, beta2: 0.999, warmupRatio: 0.1, schedule: 'linear', clipNorm: 1.0, gradAccum: 1, seed: 1,
-  logEvery: 10, padding: 'dynamic', bucketing: false, lastBatch: 'keep', earlyStop: 0, metric: 'accuracy', dtype: 'fp32',
+  logEvery: 10, padding: 'dynamic', bucketing: false, shuffle: true, lastBatch: 'keep', earlyStop: 0, metric: 'accuracy', dtype: 'fp32',
   trainSplit: 'train', evalEachEpoch: true, logStyle: 'default',
 };
 

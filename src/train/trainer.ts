@@ -85,7 +85,7 @@ export class Trainer {
     private readonly out: TrainOutput, private readonly progress: ProgressSink) {
     if (data.train.length === 0) throw new Error('the training set is empty');
     this.sampler = new BatchSampler(data.train.length, {
-      batchSize: s.batchSize, shuffle: true, seed: s.seed >>> 0, lastBatch: s.lastBatch,
+      batchSize: s.batchSize, shuffle: s.shuffle, seed: s.seed >>> 0, lastBatch: s.lastBatch,
       bucketing: s.bucketing ? { lengths: data.train.map((e) => e.inputIds.length) } : undefined,
     });
     this.adam = new Adam(model.params, model.grads, model.tensors, {
@@ -101,7 +101,7 @@ export class Trainer {
   /** Optimizer steps of the whole run: batches of every epoch (rollover changes them per epoch) / grad-accum. */
   private countTotalSteps(): number {
     const probe = new BatchSampler(this.data.train.length, {
-      batchSize: this.s.batchSize, shuffle: true, seed: this.s.seed >>> 0, lastBatch: this.s.lastBatch,
+      batchSize: this.s.batchSize, shuffle: this.s.shuffle, seed: this.s.seed >>> 0, lastBatch: this.s.lastBatch,
     });
     let batches = 0;
     for (let e = 0; e < this.s.epochs; e++) {
@@ -128,7 +128,7 @@ export class Trainer {
     if (JSON.stringify(st.labels) !== JSON.stringify(this.data.labels)) {
       throw new Error(`--resume ${dir}: the checkpoint's labels ${JSON.stringify(st.labels)} differ from this run's ${JSON.stringify(this.data.labels)}`);
     }
-    for (const key of ['batchSize', 'seed', 'lastBatch', 'bucketing', 'gradAccum', 'epochs'] as const) {
+    for (const key of ['batchSize', 'seed', 'lastBatch', 'bucketing', 'shuffle', 'gradAccum', 'epochs'] as const) {
       if (st.settings[key] !== this.s[key]) {
         throw new Error(`--resume ${dir}: ${key} was ${String(st.settings[key])} in the interrupted run, now ${String(this.s[key])}; resume with the same settings`);
       }

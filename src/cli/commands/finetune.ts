@@ -29,7 +29,7 @@ interface FinetuneFlags extends DataFlags {
   out: string;
   epochs?: string; batchSize?: string; maxLen?: string; lr?: string; optimizer?: 'adam' | 'adamw';
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
-  gradAccum?: string; seed?: string; logEvery?: string; padding?: 'fixed' | 'dynamic'; bucketing?: boolean;
+  gradAccum?: string; seed?: string; logEvery?: string; padding?: 'fixed' | 'dynamic'; bucketing?: boolean; shuffle?: boolean;
   lastBatch?: 'keep' | 'discard' | 'rollover'; earlyStop?: string; metric?: 'accuracy' | 'f1'; dtype?: 'fp32' | 'bf16';
   resume?: string; threads?: string; eval?: boolean;
 }
@@ -64,6 +64,7 @@ export function register(program: Command): void {
     .option('--seed <n>', `seed of shuffling, dropout and new heads (${both('seed')})`)
     .option('--log-every <n>', `log every N optimizer steps (${both('logEvery')})`)
     .addOption(new Option('--padding <mode>', `fixed = pad to --max-len; dynamic = to the batch's longest, multiple of 8 (${both('padding')})`).choices(['fixed', 'dynamic']))
+    .option('--no-shuffle', 'keep the training file order instead of reshuffling every epoch')
     .option('--bucketing', 'group similar lengths into batches (full batches, shuffled) (default: off)')
     .addOption(new Option('--last-batch <policy>', `incomplete last batch: keep, discard, or rollover into the next epoch (${both('lastBatch')})`).choices(['keep', 'discard', 'rollover']))
     .option('--early-stop <patience>', 'stop after N dev evaluations without improvement; 0 = off (default: 0)')
@@ -97,6 +98,7 @@ function settingsFrom(f: FinetuneFlags): TrainSettings {
   set('logEvery', numberFlag('log-every', f.logEvery, posInt, 'a positive integer'));
   set('padding', f.padding);
   if (f.bucketing) s.bucketing = true;
+  if (f.shuffle === false) s.shuffle = false;
   set('lastBatch', f.lastBatch);
   set('earlyStop', numberFlag('early-stop', f.earlyStop, nonNegInt, 'an integer >= 0'));
   set('metric', f.metric);

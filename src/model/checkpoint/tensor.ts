@@ -52,8 +52,10 @@ export function decodeFloat32(bytes: Uint8Array, offset: number, count: number, 
   if (offset < 0 || offset + nbytes > bytes.byteLength) {
     throw new RangeError(`${what}: needs bytes [${offset}, ${offset + nbytes}) of a ${bytes.byteLength}-byte buffer`);
   }
-  // Copy first: the source may sit at an offset the typed-array views below cannot be aligned to.
-  const src = bytes.slice(offset, offset + nbytes);
+  // Copy first: the source may sit at an offset the typed-array views below cannot be aligned to. (Not .slice():
+  // on a Buffer that is a view, not a copy.)
+  const src = new Uint8Array(nbytes);
+  src.set(bytes.subarray(offset, offset + nbytes));
   switch (dtype) {
     case 'F32':
       return new Float32Array(src.buffer, 0, count);
