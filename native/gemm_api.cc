@@ -141,9 +141,9 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   // Stored shapes: A is [M, K] or [K, M] (transA), B is [K, N] or [N, K] (transB), C is [M, N].
   const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
   const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
-  g.lda = f.size("lda", false, a_cols);
-  g.ldb = f.size("ldb", false, b_cols);
-  g.ldc = f.size("ldc", false, g.n);
+  g.lda = f.size("lda", false, std::max<int64_t>(1, a_cols));
+  g.ldb = f.size("ldb", false, std::max<int64_t>(1, b_cols));
+  g.ldc = f.size("ldc", false, std::max<int64_t>(1, g.n));
   g.batch_outer = f.size("batchOuter", false, 1);
   g.batch_inner = f.size("batchInner", false, 1);
   // Default strides: matrices packed back to back.

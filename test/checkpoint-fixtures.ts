@@ -1,22 +1,13 @@
 // Shared by test/checkpoint*.test.ts: where the committed fixtures are and what torch wrote into them.
 // The fixtures and reference.json come from scripts/make_checkpoint_fixtures.py (torch 1.13).
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './model-helpers.js';
 
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+export { repoRoot };
 
-export const repoRoot = findRepoRoot();
 export const fixtures = path.join(repoRoot, 'fixtures', 'checkpoints');
 export const fixture = (...p: string[]): string => path.join(fixtures, ...p);
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { CheckpointError } from '../src/model/checkpoint/errors.js';
 import { unpickle } from '../src/model/checkpoint/pickle.js';
 import { encodeSafetensors, parseSafetensors, readSafetensors } from '../src/model/checkpoint/safetensors.js';
@@ -195,9 +196,20 @@ test('torch zip archives with a missing storage, corrupt bytes or a cut end are 
   }
 });
 
-test('readZip lists stored entries with sizes and reads them back', () => {
-  const entries = readZip(readFileSync(fixture('bert-cls', 'pytorch_model.bin')), 'bert-cls.bin');
+test('readZip lists stored entries with sizes and reads them back, also with the CRC-32 of Node < 20.15', () => {
+  const bytes = readFileSync(fixture('bert-cls', 'pytorch_model.bin'));
+  const entries = readZip(bytes, 'bert-cls.bin');
   assert.ok(entries.has('pytorch_model/data.pkl'));
   assert.equal(entries.get('pytorch_model/version')!.read().toString().trim(), '3');
   assert.equal(entries.get('pytorch_model/data/0')!.size, 100 * 8 * 4);
+  const native = zlib.crc32;
+  try {
+    (zlib as { crc32?: unknown }).crc32 = undefined;
+    for (const e of readZip(bytes, 'x').values()) e.read();
+    const bad = Buffer.from(bytes);
+    bad[bad.indexOf('FloatStorage') + 400] ^= 1;
+    assert.throws(() => { for (const e of readZip(bad, 'x').values()) e.read(); }, /x: entry pytorch_model\/data\.pkl: CRC-32 mismatch/);
+  } finally {
+    zlib.crc32 = native;
+  }
 });

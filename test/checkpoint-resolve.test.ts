@@ -2,7 +2,7 @@
 // (served here by a local HTTP server standing in for huggingface.co via HF_ENDPOINT).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -82,6 +82,11 @@ test('offline: one clear error naming the id, the host and the cache path; nothi
         return true;
       });
       assert.deepEqual(readdirSync(path.join(dir, 'hub')), [], 'no partial download left behind');
+    });
+    // A cache that cannot be written is not reported as being offline.
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    await withEnv({ BERTFIT_CACHE: path.join(dir, 'not-a-dir'), HF_ENDPOINT: await deadEndpoint() }, async () => {
+      await assert.rejects(resolveModel('org/x'), /^CheckpointError: cannot download org\/x into .*not-a-dir\/hub\/org\/x: ENOTDIR/);
     });
     // The default endpoint is huggingface.co (unreachable or not, the message names it).
     await withEnv({ BERTFIT_CACHE: dir, HF_ENDPOINT: undefined }, async () => {

@@ -26,7 +26,14 @@ function checkParity(dir: string, expected: Expected, format: 'safetensors' | 'p
   for (const t of model.tensors) {
     const ref = expected.grads.get(t.name);
     assert.ok(ref, `fixture lacks the gradient of ${t.name}`);
-    const e = relNormError(model.grad(t.name), ref);
+    const ours = model.grad(t.name);
+    if (t.name.endsWith('attention.self.key.bias')) {
+      // Softmax ignores a shift shared by a whole row of scores, which is what the key bias adds: its true
+      // gradient is 0 (PyTorch's float64 value is ~1e-17), so ours must be float32 round-off, not a relative match.
+      assert.ok(maxAbsDiff(ours, ref) <= 1e-6, `${dir}: gradient of ${t.name} should vanish, max |g| = ${maxAbsDiff(ours, ref)}`);
+      continue;
+    }
+    const e = relNormError(ours, ref);
     assert.ok(e <= 1e-3, `${dir}: gradient of ${t.name} has relative error ${e.toExponential(2)}`);
   }
 }

@@ -9,7 +9,10 @@ import { DataError } from '../src/data/errors.js';
 
 function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    if (dir === path.dirname(dir)) throw new Error('no package.json above ' + fileURLToPath(import.meta.url));
+    dir = path.dirname(dir);
+  }
   return dir;
 }
 const shared = path.resolve(repoRoot(), '../shared/tokenizer');

