@@ -5,10 +5,12 @@
 // leading dimensions, batch strides, alpha (output scale), beta (sum post-op; beta == 0 adds no post-op, so C is
 // never read) and the OpenMP thread count (oneDNN primitives must run with the thread count they were built for).
 //
-// Strided batches (attention heads inside the fused QKV buffer) run one of two ways:
-//   "4d":   a single matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides;
-//   "loop": an OpenMP loop over the batch, each thread running a single-threaded 2-D primitive.
-// bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one); the default is the faster on this CPU.
+// Strided batches (attention heads inside the fused QKV buffer) can run two ways:
+//   "loop": an OpenMP loop over the batch, each thread running a single-threaded 2-D primitive (the default when
+//           there are at least as many matrices as threads);
+//   "4d":   one matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides.
+// bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one): oneDNN 2.6 runs the strided 4-D case with
+// its generic gemm:jit path, several times slower than the loop for BERT's 128x128x64 heads.
 #include "gemm.h"
 
 #ifdef BERTFIT_HAVE_DNNL
@@ -170,19 +172,24 @@ void run_loop(const GemmCall& g) {
 }  // namespace
 
 void gemm_onednn(const GemmCall& g) {
-  static const BatchMode forced = batch_mode_from_env();
   const int nthr = omp_get_max_threads();
   const int64_t batch = g.batch_outer * g.batch_inner;
-  if (batch == 1) {
-    execute(*get_plan(g, 1, 1, nthr, 0), g.a, g.b, g.c);
-    return;
-  }
-  BatchMode mode = forced;
-  if (mode == BatchMode::Auto) mode = BatchMode::Loop;
-  if (mode == BatchMode::Loop) {
+  // Read per call (getenv is ~50 ns next to a >= 10 us product) so bench/gemm.ts can compare modes in one process.
+  const BatchMode mode = batch_mode_from_env();
+  if (mode == BatchMode::FourD && batch > 1) {
+    execute(*get_plan(g, g.batch_outer, g.batch_inner, nthr, 0), g.a, g.b, g.c);
+  } else if (batch > 1 && (mode == BatchMode::Loop || batch >= nthr)) {
     run_loop(g);
   } else {
-    execute(*get_plan(g, g.batch_outer, g.batch_inner, nthr, 0), g.a, g.b, g.c);
+    // One big product, or fewer matrices than threads: each runs on all threads.
+    auto plan = get_plan(g, 1, 1, nthr, 0);
+    const size_t es = elem_size(g);
+    for (int64_t i = 0; i < batch; i++) {
+      const int64_t o = i / g.batch_inner, in = i % g.batch_inner;
+      execute(*plan, offset_ptr(g.a, o * g.stride_a_outer + in * g.stride_a_inner, es),
+              offset_ptr(g.b, o * g.stride_b_outer + in * g.stride_b_inner, es),
+              g.c + o * g.stride_c_outer + in * g.stride_c_inner);
+    }
   }
 }
 

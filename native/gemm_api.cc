@@ -160,6 +160,13 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
                 g.stride_b_inner);
   check_operand(args, "c", "ldc", static_cast<int64_t>(c.ElementLength()), g.m, g.n, g.ldc, g.batch_outer,
                 g.batch_inner, g.stride_c_outer, g.stride_c_inner);
+  // C is written while A and B are read (possibly by other threads): they must be disjoint.
+  const int64_t c_extent = batch_extent(g.m, g.n, g.ldc, g.batch_outer, g.batch_inner, g.stride_c_outer, g.stride_c_inner);
+  const int64_t es = a.bf16 ? 2 : 4;
+  args.no_overlap("c", g.c, c_extent, "a", static_cast<const char*>(a.data),
+                  es * batch_extent(a_rows, a_cols, g.lda, g.batch_outer, g.batch_inner, g.stride_a_outer, g.stride_a_inner));
+  args.no_overlap("c", g.c, c_extent, "b", static_cast<const char*>(b.data),
+                  es * batch_extent(b_rows, b_cols, g.ldb, g.batch_outer, g.batch_inner, g.stride_b_outer, g.stride_b_inner));
   // Two batch entries writing the same C would race; A and B may be shared (stride 0).
   if (g.m > 0 && g.n > 0) {
     if (g.batch_inner > 1 && g.stride_c_inner == 0) args.range_error("strideCInner must be > 0 when batchInner > 1");

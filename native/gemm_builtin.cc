@@ -1,9 +1,10 @@
 // Built-in GEMM: a BLIS-style cache-blocked SGEMM (used without oneDNN, or with BERTFIT_GEMM=builtin).
 //
 // Loop nest for one matrix (C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C):
-//   for pc in K by KC:                       pack op(B)[pc:pc+KC, :] into NR-wide panels (shared, L2/L3)
-//     parallel for tile (ic, jc):            pack op(A)[ic:ic+MC, pc:pc+KC] into MR-high panels (per thread, L2)
-//       for jr in tile by NR, ir by MR:      MR x NR register tile, KC rank-1 updates (B panel stays in L1)
+//   parallel for tile (ic, jc) of C:         MC x nc block, owned by one thread
+//     for pc in K by KC:                     pack op(A)[ic:+MC, pc:+KC] into MR-high panels (L2),
+//                                            pack op(B)[pc:+KC, jc:+nc] into NR-wide panels (L2)
+//       for jr by NR, ir by MR:              MR x NR register tile, KC rank-1 updates (B panel stays in L1)
 // Packing absorbs transposes, leading dimensions and bf16 -> fp32 conversion, so the micro-kernel sees one layout.
 // Each C element is produced by one thread with a fixed summation order: results do not depend on thread count.
 #include <omp.h>
@@ -57,11 +58,9 @@ void pack_a(const T* a, int64_t lda, bool trans, int64_t i0, int64_t mc, int64_t
   }
 }
 
-// Bp[jp][k][c] = op(B)(p0 + k, jp*NR + c), zero columns past n.
+// dst[k][c] = op(B)(p0 + k, j0 + c) for one NR-wide panel, zero columns past n.
 template <typename T>
-void pack_b_panel(const T* b, int64_t ldb, bool trans, int64_t p0, int64_t kc, int64_t n, int64_t jp, float* bp) {
-  float* dst = bp + jp * NR * kc;
-  const int64_t j0 = jp * NR;
+void pack_b_panel(const T* b, int64_t ldb, bool trans, int64_t p0, int64_t kc, int64_t n, int64_t j0, float* dst) {
   const int64_t cols = std::min<int64_t>(NR, n - j0);
   if (trans) {  // B stored [N, K]
     for (int64_t c = 0; c < cols; c++) {
@@ -121,6 +120,9 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
 }
 
 // One matrix product. parallel=false when the caller already parallelises over the batch.
+// C is cut into (MC x nc) tiles; a thread owns whole tiles and runs the full K loop for each, packing its own A and
+// B blocks. Re-packing B per row block costs K*N per MC rows (< 1% of the MC*N*K flops) and buys a loop with no
+// barrier until the end, which matters on a shared machine where any thread can be descheduled.
 template <typename T>
 void gemm_one(const GemmCall& g, const T* a, const T* b, float* c, bool parallel) {
   const int64_t M = g.m, N = g.n, K = g.k;
@@ -135,30 +137,23 @@ void gemm_one(const GemmCall& g, const T* a, const T* b, float* c, bool parallel
   }
   const int64_t col_tiles = (N + nc - 1) / nc;
   const int64_t tiles = row_blocks * col_tiles;
-
-  static thread_local AlignedBuf<float> b_buf;
-  for (int64_t p0 = 0; p0 < K; p0 += KC) {
-    const int64_t kc = std::min(KC, K - p0);
-    float* bp = b_buf.get(static_cast<size_t>(n_panels * NR * kc));
-    const float beta = p0 == 0 ? g.beta : 1.0f;  // later K blocks accumulate into C
-#pragma omp parallel num_threads(nthr) if (nthr > 1 && M * N * kc >= (1 << 16))
-    {
-#pragma omp for schedule(static)
-      for (int64_t jp = 0; jp < n_panels; jp++) pack_b_panel(b, g.ldb, g.trans_b, p0, kc, N, jp, bp);
-      static thread_local AlignedBuf<float> a_buf;
-      float* ap = a_buf.get(static_cast<size_t>(MC * kc));
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < tiles; t++) {
-        const int64_t i0 = (t / col_tiles) * MC, j0 = (t % col_tiles) * nc;
-        const int64_t mc = std::min(MC, M - i0), ncur = std::min(nc, N - j0);
-        pack_a(a, g.lda, g.trans_a, i0, mc, p0, kc, ap);
-        for (int64_t jr = 0; jr < ncur; jr += NR) {
-          const float* bpanel = bp + ((j0 + jr) / NR) * NR * kc;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            micro_kernel(kc, ap + (ir / MR) * MR * kc, bpanel, c + (i0 + ir) * g.ldc + j0 + jr, g.ldc,
-                         static_cast<int>(std::min<int64_t>(MR, mc - ir)),
-                         static_cast<int>(std::min<int64_t>(NR, ncur - jr)), g.alpha, beta);
-          }
+#pragma omp parallel for schedule(static) num_threads(nthr) if (nthr > 1 && tiles > 1 && M * N * K >= (1 << 18))
+  for (int64_t t = 0; t < tiles; t++) {
+    static thread_local AlignedBuf<float> a_buf, b_buf;
+    const int64_t i0 = (t / col_tiles) * MC, j0 = (t % col_tiles) * nc;
+    const int64_t mc = std::min(MC, M - i0), ncur = std::min(nc, N - j0);
+    float* ap = a_buf.get(static_cast<size_t>(MC * KC));
+    float* bp = b_buf.get(static_cast<size_t>(nc * KC));
+    for (int64_t p0 = 0; p0 < K; p0 += KC) {
+      const int64_t kc = std::min(KC, K - p0);
+      const float beta = p0 == 0 ? g.beta : 1.0f;  // later K blocks accumulate into C
+      pack_a(a, g.lda, g.trans_a, i0, mc, p0, kc, ap);
+      for (int64_t jr = 0; jr < ncur; jr += NR) pack_b_panel(b, g.ldb, g.trans_b, p0, kc, N, j0 + jr, bp + jr * kc);
+      for (int64_t jr = 0; jr < ncur; jr += NR) {
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          micro_kernel(kc, ap + (ir / MR) * MR * kc, bp + jr * kc, c + (i0 + ir) * g.ldc + j0 + jr, g.ldc,
+                       static_cast<int>(std::min<int64_t>(MR, mc - ir)),
+                       static_cast<int>(std::min<int64_t>(NR, ncur - jr)), g.alpha, beta);
         }
       }
     }

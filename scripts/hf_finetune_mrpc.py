@@ -15,13 +15,10 @@ float32 master weights and optimizer. Note that Debian's torch 1.13 does float32
 (a few GFLOP/s), so an fp32 epoch takes on the order of an hour on 2 cores; bf16 is ~100x faster per GEMM.
 """
 import argparse
-import csv
 import json
 import math
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -30,26 +27,8 @@ import torch
 import transformers
 from transformers import BertForSequenceClassification, BertTokenizer, get_linear_schedule_with_warmup
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from hf_common import MRPC_DIR, check_install, default_model_dir, read_mrpc
 
-
-def default_model_dir():
-    cache = os.environ.get("BERTFIT_CACHE") or os.path.join(Path.home(), ".cache", "bertfit")
-    return os.path.join(cache, "models", "minilm-l6")
-
-
-def read_mrpc(path):
-    """(label, sentence1, sentence2) rows of a GLUE MRPC tsv. The text has unbalanced quotes: no CSV quoting."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    if not rows or rows[0][0] != "Quality" or len(rows[0]) != 5:
-        sys.exit(f"{path}: line 1: expected the GLUE MRPC header (Quality, #1 ID, #2 ID, #1 String, #2 String)")
-    out = []
-    for i, r in enumerate(rows[1:]):
-        if len(r) != 5 or r[0] not in ("0", "1"):
-            sys.exit(f"{path}: line {i + 2}: expected 5 tab-separated fields with label 0/1")
-        out.append((int(r[0]), r[3], r[4]))
-    return out
 
 
 def encode(tok, rows, max_len):
@@ -94,7 +73,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--model-dir", default=default_model_dir(), help="installed minilm-l6 (default: $BERTFIT_CACHE/models/minilm-l6)")
-    ap.add_argument("--data-dir", default=str(REPO_ROOT.parent / "shared" / "data" / "mrpc"))
+    ap.add_argument("--data-dir", default=str(MRPC_DIR))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -112,8 +91,7 @@ def main():
     torch.set_num_threads(args.threads)
     # Seeds the classifier head's initialization, dropout masks and the shuffling below.
     transformers.set_seed(args.seed)
-    if not os.path.exists(os.path.join(args.model_dir, "bertfit-model.json")):
-        sys.exit(f"{args.model_dir}: not installed; run `node dist/src/cli/main.js pull minilm-l6` first")
+    check_install(args.model_dir)
     tok = BertTokenizer.from_pretrained(args.model_dir, local_files_only=True)
     model = BertForSequenceClassification.from_pretrained(args.model_dir, num_labels=2, local_files_only=True)
 

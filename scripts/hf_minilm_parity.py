@@ -12,13 +12,10 @@ Run inside the Hugging Face venv, after `bertfit pull minilm-l6`:
 Everything runs in eval mode (dropout off), so forward and backward are deterministic.
 """
 import argparse
-import csv
-import hashlib
 import json
 import os
 import platform
 import sys
-from pathlib import Path
 
 # Offline before transformers is imported: the checkpoint is a local directory and no hub is reachable.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,7 +28,8 @@ import torch
 import transformers
 from transformers import BertForSequenceClassification, BertTokenizer
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from hf_common import MRPC_DIR, REPO_ROOT, check_install, default_model_dir, read_mrpc, sha256_file
+
 N_PAIRS = 64
 MAX_LEN = 128
 HEAD_SEED = 20240917
@@ -52,49 +50,6 @@ GRAD_NORM_TENSORS = [
 ]
 
 
-def default_model_dir():
-    cache = os.environ.get("BERTFIT_CACHE") or os.path.join(Path.home(), ".cache", "bertfit")
-    return os.path.join(cache, "models", "minilm-l6")
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def check_install(model_dir):
-    """Refuses a model directory whose weights differ from what `bertfit pull` recorded (the pinned sha256)."""
-    manifest_path = os.path.join(model_dir, "bertfit-model.json")
-    if not os.path.exists(manifest_path):
-        sys.exit(f"{manifest_path}: missing; run `node dist/src/cli/main.js pull minilm-l6` first")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    weights = manifest["weights"]
-    want = manifest["files"][weights]["sha256"]
-    got = sha256_file(os.path.join(model_dir, weights))
-    if got != want:
-        sys.exit(f"{os.path.join(model_dir, weights)}: sha256 {got}, expected {want}; run `bertfit pull minilm-l6 --force`")
-    return manifest
-
-
-def read_mrpc(path, n):
-    """First n rows of a GLUE MRPC tsv as (label, sentence1, sentence2); the text has unbalanced quotes."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    header, data = rows[0], rows[1:]
-    if header[0] != "Quality" or len(header) != 5:
-        sys.exit(f"{path}: line 1: expected the GLUE MRPC header (Quality, #1 ID, #2 ID, #1 String, #2 String)")
-    out = []
-    for i, r in enumerate(data[:n]):
-        if len(r) != 5 or r[0] not in ("0", "1"):
-            sys.exit(f"{path}: line {i + 2}: expected 5 tab-separated fields with label 0/1")
-        out.append((int(r[0]), r[3], r[4]))
-    return out
-
-
 def fixed_head(hidden, num_labels):
     """Classifier weights from HEAD_SEED: N(0, 0.02) like BERT's initializer; bias too, so the bias path is tested."""
     g = torch.Generator().manual_seed(HEAD_SEED)
@@ -107,7 +62,7 @@ def fixed_head(hidden, num_labels):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model-dir", default=default_model_dir(), help="installed minilm-l6 (default: $BERTFIT_CACHE/models/minilm-l6)")
-    ap.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data" / "mrpc" / "dev.tsv"))
+    ap.add_argument("--data", default=str(MRPC_DIR / "dev.tsv"))
     ap.add_argument("--out", default=str(REPO_ROOT / "fixtures" / "minilm-parity"))
     args = ap.parse_args()
 

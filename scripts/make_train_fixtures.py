@@ -16,6 +16,7 @@ transformers' recipe semantics: LambdaLR warmup/decay (step k uses factor(k)), t
 torch.optim.Adam / AdamW, weight decay except on biases and LayerNorm weights. The reference runs in float64.
 """
 import csv
+import math
 import json
 import os
 import sys
@@ -87,7 +88,7 @@ def train(state, c, batches, run):
     opt_cls = torch.optim.AdamW if run["optimizer"] == "adamw" else torch.optim.Adam
     opt = opt_cls(groups, lr=run["lr"], betas=(0.9, 0.999), eps=run["eps"])
     total = len(batches)
-    warmup = int(run["warmup_ratio"] * total)
+    warmup = math.ceil(run["warmup_ratio"] * total)  # transformers rounds up
     steps = []
     for k, (ids, tt, am, y) in enumerate(batches):
         lr = run["lr"] * lr_factor(k, warmup, total, run["schedule"])

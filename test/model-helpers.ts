@@ -20,7 +20,8 @@ function findRepoRoot(): string {
 
 export const repoRoot = findRepoRoot();
 export const fixturesDir = path.join(repoRoot, 'fixtures', 'model');
-export const SYSTEM_PYTHON = '/usr/bin/python3';
+/** Debian's interpreter (python3-torch); BERTFIT_SYSTEM_PYTHON overrides it, as for scripts/hf_venv.sh. */
+export const SYSTEM_PYTHON = process.env.BERTFIT_SYSTEM_PYTHON || '/usr/bin/python3';
 
 /** What scripts/make_model_fixtures.py recorded from PyTorch for one batch. */
 export interface Expected {
@@ -52,7 +53,7 @@ export function readExpected(file: string): Expected {
   return { batch, labels, logits: get('logits').data, loss: get('loss').data[0], grads };
 }
 
-/** True when Debian's Python can import torch (the reference for the BERT-Tiny parity test). */
+/** True when SYSTEM_PYTHON can import torch (the reference for the BERT-Tiny parity test). */
 export function haveTorch(): boolean {
   if (!existsSync(SYSTEM_PYTHON)) return false;
   return spawnSync(SYSTEM_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadCheckpoint } from '../src/model/checkpoint/index.js';
 import { BertClassifier } from '../src/model/bert.js';
-import { type Expected, fixturesDir, generatedFixtures, haveTorch, maxAbsDiff, readExpected, relNormError } from './model-helpers.js';
+import { type Expected, fixturesDir, generatedFixtures, haveTorch, maxAbsDiff, readExpected, relNormError,
+  SYSTEM_PYTHON } from './model-helpers.js';
 
 function checkParity(dir: string, expected: Expected, format: 'safetensors' | 'pytorch'): void {
   const ck = loadCheckpoint(dir);
@@ -54,7 +55,7 @@ test('small random BERT: PyTorch parity from a checkpoint with LayerNorm.gamma/b
 
 test('BERT-Tiny shape, 30522 vocab, tanh GELU: PyTorch parity in both formats', (t) => {
   if (!haveTorch()) {
-    t.skip('python3-torch not installed (/usr/bin/python3 cannot import torch): BERT-Tiny parity fixtures not generated');
+    t.skip(`python3-torch not installed (${SYSTEM_PYTHON} cannot import torch): BERT-Tiny parity fixtures not generated`);
     return;
   }
   const dir = generatedFixtures('tiny');

@@ -2,12 +2,12 @@
 // independence from batch size (padding), --out, and errors.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { BertClassifier } from '../src/model/bert.js';
-import { loadCheckpoint } from '../src/model/checkpoint/index.js';
+import { encodeSafetensors, loadCheckpoint } from '../src/model/checkpoint/index.js';
 import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
 import { fixturesDir, maxAbsDiff, repoRoot } from './model-helpers.js';
 
@@ -109,4 +109,18 @@ test('predict errors: usage errors exit 2, bad data exits 1 naming file and line
   const r = predict('--model', modelDir, '--data', bad);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /bad\.jsonl.*2.*text_a/);
+});
+
+test('predict refuses a checkpoint without a trained classifier head', () => {
+  // the small fixture re-saved without classifier.* : a pre-trained encoder, not a fine-tuned classifier
+  const dir = path.join(tmp, 'no-head');
+  mkdirSync(dir);
+  for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) copyFileSync(path.join(modelDir, f), path.join(dir, f));
+  const ck = loadCheckpoint(modelDir);
+  const kept = [...ck.tensors].filter(([name]) => !name.startsWith('classifier.')).map(([name, t]) => ({ name, ...t }));
+  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(kept));
+  const r = predict('--model', dir, '--data', dataFile);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /no-head has no classifier head .* fine-tune it first/);
 });

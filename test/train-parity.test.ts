@@ -41,7 +41,7 @@ for (const [name, run] of Object.entries(expected.runs)) {
     const out = tempDir();
     const trainer = new Trainer(opened.model, { train, dev: null, labels: data.labels, padId: opened.tokenizer.vocab.padId }, s,
       { dir: out, vocabText: opened.vocabText, doLowerCase: true }, silent);
-    const res = trainer.run();
+    const res = await trainer.run();
     assert.equal(res.state.step, run.steps.length);
     const log = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>)
       .filter((l) => (l as unknown as { type: string }).type === 'train');

@@ -33,7 +33,7 @@ test('random:tiny learns the synthetic "is b a shuffled copy of a?" task to >= 9
   const t0 = performance.now();
   const trainer = new Trainer(opened.model, { train, dev, labels, padId: 0 }, s,
     { dir, vocabText: opened.vocabText, doLowerCase: true }, silent);
-  const res = trainer.run();
+  const res = await trainer.run();
   const secs = (performance.now() - t0) / 1000;
   const best = res.best!;
   console.log(`# synthetic task: dev accuracy ${best.accuracy.toFixed(3)} after ${res.state.step} steps in ${secs.toFixed(1)} s`);
@@ -52,14 +52,14 @@ test('an interrupted run resumed from checkpoint-last ends with bit-identical we
   const a = await syntheticSetup(200, 40, 3);
   const ta = new Trainer(a.opened.model, { train: a.train, dev: a.dev, labels: a.labels, padId: 0 }, settings,
     { dir: a.dir, vocabText: a.opened.vocabText, doLowerCase: true }, silent);
-  ta.run();
+  await ta.run();
   // interrupted after 3 optimizer steps (mid-epoch), then resumed in a fresh process-like setup
   const b = await syntheticSetup(200, 40, 3);
   let lines = 0;
   const stopper = { ...silent, line: () => { if (++lines === 3) tb.requestStop('test'); } };
   const tb: Trainer = new Trainer(b.opened.model, { train: b.train, dev: b.dev, labels: b.labels, padId: 0 }, settings,
     { dir: b.dir, vocabText: b.opened.vocabText, doLowerCase: true }, stopper);
-  const first = tb.run();
+  const first = await tb.run();
   assert.equal(first.reason, 'interrupted');
   assert.equal(first.state.step, 3);
   const last = path.join(b.dir, 'checkpoint-last');
@@ -67,7 +67,7 @@ test('an interrupted run resumed from checkpoint-last ends with bit-identical we
   const tc = new Trainer(resumed.model, { train: b.train, dev: b.dev, labels: b.labels, padId: 0 }, settings,
     { dir: b.dir, vocabText: resumed.vocabText, doLowerCase: true }, silent);
   tc.resumeFrom(last);
-  const second = tc.run();
+  const second = await tc.run();
   assert.equal(second.reason, 'finished');
   assert.equal(second.state.step, ta.trainerState.step);
   assert.ok(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(a.opened.model.params.buffer)), 'weights differ after resume');
@@ -82,7 +82,7 @@ test('resuming with different settings is refused with a message naming the sett
   const stopper = { ...silent, line: () => { if (++lines === 1) t.requestStop('test'); } };
   const t: Trainer = new Trainer(b.opened.model, { train: b.train, dev: null, labels: b.labels, padId: 0 }, s,
     { dir: b.dir, vocabText: b.opened.vocabText, doLowerCase: true }, stopper);
-  t.run();
+  await t.run();
   const t2 = new Trainer(b.opened.model, { train: b.train, dev: null, labels: b.labels, padId: 0 }, { ...s, batchSize: 8 },
     { dir: b.dir, vocabText: b.opened.vocabText, doLowerCase: true }, silent);
   assert.throws(() => t2.resumeFrom(path.join(b.dir, 'checkpoint-last')), /batchSize was 16 in the interrupted run, now 8/);

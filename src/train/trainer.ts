@@ -145,12 +145,14 @@ export class Trainer {
     return this.state;
   }
 
-  run(): TrainResult {
+  /** Trains to the end (or early stop / stop request). Yields to the event loop after every step so SIGINT lands. */
+  async run(): Promise<TrainResult> {
     const s = this.s;
     const st = this.state;
     const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0);
     const C = this.model.config.num_labels;
-    const warmupSteps = Math.floor(s.warmupRatio * st.totalSteps);
+    // transformers' TrainingArguments.get_warmup_steps rounds up
+    const warmupSteps = Math.ceil(s.warmupRatio * st.totalSteps);
     const sched = { baseLr: s.lr, kind: s.schedule, warmupSteps, totalSteps: st.totalSteps };
     const collateOpts = { padding: s.padding, maxLen: s.maxLen, padId: this.data.padId };
     let reason: StopReason = 'finished';
@@ -206,6 +208,7 @@ export class Trainer {
             this.progress.tick(st.step, { loss: meanLoss, seqPerSec });
             r.windowLoss = 0; r.windowBatches = 0; r.windowSeqs = 0;
           }
+          await yieldToEventLoop();
           if (this.stopRequested) {
             this.saveLast();
             this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}; continue with --resume`);
@@ -287,4 +290,9 @@ export class Trainer {
 
 function freshStats(): RunningStats {
   return { lossSum: 0, correct: 0, seen: 0, windowLoss: 0, windowBatches: 0, windowSeqs: 0 };
+}
+
+/** Lets pending signal handlers and I/O callbacks run between steps of the synchronous compute loop. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -180,7 +180,7 @@ async function finetune(f: FinetuneFlags): Promise<number> {
   const started = performance.now();
   let result;
   try {
-    result = trainer.run();
+    result = await trainer.run();
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
