@@ -10,7 +10,7 @@
 //           there are at least as many matrices as threads);
 //   "4d":   one matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides.
 // bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one): oneDNN 2.6 runs the strided 4-D case with
-// its generic gemm:jit path, several times slower than the loop for BERT's 128x128x64 heads.
+// its generic gemm:jit path, which for bf16 is several times slower than the loop over dense AMX products.
 #include "gemm.h"
 
 #ifdef BERTFIT_HAVE_DNNL
@@ -26,6 +26,8 @@
 #include <stdexcept>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "common.h"
 
 namespace bertfit {
 
@@ -87,6 +89,15 @@ memory::desc make_md(memory::data_type dt, int64_t bo, int64_t bi, int64_t so, i
   return memory::desc(Dims{bo, bi, r, c}, dt, Dims{so, si, rc[0], rc[1]});
 }
 
+// oneDNN 2.6 picks its brgemm kernel first, but for fp32 with a row-major [K, N] B and a wide N its copy of B falls
+// out of cache: 4096x3072x768 NN runs at ~27 GFLOP/s there against ~75 with the gemm:jit (sgemm) implementation of
+// the same matmul primitive (bench/gemm.ts, ffn-down dX and dW). Both are exact fp32 GEMMs; the choice is a pure
+// function of the shape, so results stay reproducible run to run.
+const char* preferred_impl(const GemmCall& g) {
+  if (!g.bf16 && !g.trans_b && g.n >= 2048) return "gemm:jit";
+  return nullptr;
+}
+
 // Gets or builds the primitive for `g` seen as `bo x bi` matrices, built for `nthreads` threads.
 std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, int nthreads, int mode_tag) {
   const Key key = {g.bf16, g.trans_a, g.trans_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, bo, bi,
@@ -117,6 +128,15 @@ std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, 
   try {
     dnnl::matmul::desc desc(plan->a_md, plan->b_md, plan->c_md);
     dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    if (const char* want = preferred_impl(g)) {
+      dnnl::matmul::primitive_desc probe = pd;
+      do {
+        if (std::strncmp(probe.impl_info_str(), want, std::strlen(want)) == 0) {
+          pd = probe;
+          break;
+        }
+      } while (probe.next_impl());
+    }
     plan->prim = dnnl::matmul(pd);
   } catch (...) {
     if (nthreads != saved) omp_set_num_threads(saved);
@@ -139,16 +159,41 @@ void execute(const Plan& p, const void* a, const void* b, float* c) {
   s.wait();
 }
 
+// Per-thread dense copies of strided bf16 operands (run_loop).
+struct AlignedScratch {
+  AlignedBuf<uint16_t> a, b;
+  AlignedBuf<float> c;
+};
+
 size_t elem_size(const GemmCall& g) { return g.bf16 ? 2 : 4; }
 
 const void* offset_ptr(const void* base, int64_t elems, size_t esize) {
   return static_cast<const char*>(base) + elems * static_cast<int64_t>(esize);
 }
 
+// Copies a stored [rows, cols] matrix with row stride ld into dense rows (or back, with the strides swapped).
+template <typename T>
+void copy_rows(const T* src, int64_t src_ld, int64_t rows, int64_t cols, T* dst, int64_t dst_ld) {
+  for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * dst_ld, src + r * src_ld, static_cast<size_t>(cols) * sizeof(T));
+}
+
 // One single-threaded 2-D product per batch matrix, the batch spread over OpenMP threads.
+// oneDNN 2.6 only runs its AMX (brgemm) kernels on dense operands; attention heads inside a QKV buffer are strided
+// (lda = 3H), which sends bf16 to the much slower gemm:jit path (QK^T 128x128x64: 7 vs ~150 GFLOP/s per thread).
+// So for bf16 each thread first copies its strided operands into dense scratch; the copies are O(S*D) next to the
+// O(S*S*D) product. fp32 gemm:jit is as fast as brgemm for these shapes and runs in place.
 void run_loop(const GemmCall& g) {
   const int64_t batch = g.batch_outer * g.batch_inner;
-  auto plan = get_plan(g, 1, 1, 1, 1);
+  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+  const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+  GemmCall d = g;
+  if (g.bf16) {
+    d.lda = a_cols;
+    d.ldb = b_cols;
+    d.ldc = g.n;
+  }
+  const bool copy_a = d.lda != g.lda, copy_b = d.ldb != g.ldb, copy_c = d.ldc != g.ldc;
+  auto plan = get_plan(d, 1, 1, 1, 1);
   const size_t es = elem_size(g);
   auto& eng = cpu_engine();
 #pragma omp parallel
@@ -156,14 +201,38 @@ void run_loop(const GemmCall& g) {
     // Memory objects are re-pointed per matrix: set_data_handle is cheap, creating memory objects is not.
     memory am(plan->a_md, eng, DNNL_MEMORY_NONE), bm(plan->b_md, eng, DNNL_MEMORY_NONE),
         cm(plan->c_md, eng, DNNL_MEMORY_NONE);
+    static thread_local AlignedScratch scratch;
+    uint16_t* a_dense = copy_a ? scratch.a.get(static_cast<size_t>(a_rows * a_cols)) : nullptr;
+    uint16_t* b_dense = copy_b ? scratch.b.get(static_cast<size_t>(b_rows * b_cols)) : nullptr;
+    float* c_dense = copy_c ? scratch.c.get(static_cast<size_t>(g.m * g.n)) : nullptr;
     auto& s = thread_stream();
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < batch; i++) {
       const int64_t o = i / g.batch_inner, in = i % g.batch_inner;
-      am.set_data_handle(const_cast<void*>(offset_ptr(g.a, o * g.stride_a_outer + in * g.stride_a_inner, es)));
-      bm.set_data_handle(const_cast<void*>(offset_ptr(g.b, o * g.stride_b_outer + in * g.stride_b_inner, es)));
-      cm.set_data_handle(g.c + o * g.stride_c_outer + in * g.stride_c_inner);
+      const void* a = offset_ptr(g.a, o * g.stride_a_outer + in * g.stride_a_inner, es);
+      const void* b = offset_ptr(g.b, o * g.stride_b_outer + in * g.stride_b_inner, es);
+      float* c = g.c + o * g.stride_c_outer + in * g.stride_c_inner;
+      if (copy_a) {
+        copy_rows(static_cast<const uint16_t*>(a), g.lda, a_rows, a_cols, a_dense, a_cols);
+        a = a_dense;
+      }
+      if (copy_b) {
+        copy_rows(static_cast<const uint16_t*>(b), g.ldb, b_rows, b_cols, b_dense, b_cols);
+        b = b_dense;
+      }
+      float* c_run = c;
+      if (copy_c) {
+        if (g.beta != 0.0f) copy_rows(c, g.ldc, g.m, g.n, c_dense, g.n);
+        c_run = c_dense;
+      }
+      am.set_data_handle(const_cast<void*>(a));
+      bm.set_data_handle(const_cast<void*>(b));
+      cm.set_data_handle(c_run);
       plan->prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+      if (copy_c) {
+        s.wait();
+        copy_rows(c_dense, g.n, g.m, g.n, c, g.ldc);
+      }
     }
     s.wait();
   }

@@ -207,6 +207,21 @@ for (const backend of backends) {
           aOff: b * S * H3, bOff: b * S * H3 + D, cOff: b * S * S });
         assertClose(c.subarray(b * S * S, (b + 1) * S * S), r.subarray(b * S * S, (b + 1) * S * S), FP32_TOL, `bf16 batch ${b}`);
       }
+      // strided C too (each head's slice of a context buffer, ldc = H), accumulating with beta
+      const NH = 3, Dh = 4, Hc = NH * Dh, Hq = 3 * Hc;
+      const qkv2 = toBf16(rng.f32(B * S * Hq)), probs = toBf16(rng.f32(B * NH * S * S)), ctx0 = rng.f32(B * S * Hc), ctx = ctx0.slice();
+      native.gemm({ m: S, n: Dh, k: S, beta: 0.5, a: probs, b: qkv2.subarray(2 * Hc), c: ctx, lda: S, ldb: Hq, ldc: Hc,
+        batchOuter: B, batchInner: NH, strideAOuter: NH * S * S, strideAInner: S * S, strideBOuter: S * Hq, strideBInner: Dh,
+        strideCOuter: S * Hc, strideCInner: Dh });
+      const p32 = fromBf16(probs), v32 = fromBf16(qkv2);
+      let ref: Float64Array = Float64Array.from(ctx0);
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < NH; h++) {
+          ref = gemmRef({ m: S, n: Dh, k: S, beta: 0.5, a: p32, b: v32, c: ref, lda: S, ldb: Hq, ldc: Hc,
+            aOff: (b * NH + h) * S * S, bOff: b * S * Hq + 2 * Hc + h * Dh, cOff: b * S * Hc + h * Dh });
+        }
+      }
+      assertClose(ctx, ref, FP32_TOL, 'bf16 strided C with beta');
     });
   });
 
