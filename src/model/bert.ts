@@ -108,6 +108,11 @@ export class BertClassifier {
     return this.layout.view(this.grads, name);
   }
 
+  /** GEMM compute type: fp32, or bf16 inputs with fp32 accumulation and fp32 master weights. */
+  setComputeType(t: 'fp32' | 'bf16'): void {
+    if (t !== 'fp32') throw new Error(`compute type ${t} is not available yet`);
+  }
+
   zeroGrad(): void {
     this.grads.fill(0);
   }
