@@ -21,7 +21,10 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-ffp-contract=fast"],
+      # -fno-trapping-math / -fno-math-errno: we never read FP exception flags or errno, and without them GCC keeps
+      # the exp/erf/tanh of vecmath.h and the sqrt of Adam scalar (see vecmath.h). Values are unchanged.
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-ffp-contract=fast",
+                    "-fno-trapping-math", "-fno-math-errno"],
       "ldflags": ["-fopenmp"],
       "conditions": [
         ["has_dnnl==1", {

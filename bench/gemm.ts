@@ -11,6 +11,7 @@
 // with the same thread count. Peak = cores * GHz * 64 flop/cycle (two AVX-512 FMA units, fp32). Each figure is the
 // best of repeated calls (see timeIt), for ours and torch alike.
 import { spawnSync } from 'node:child_process';
+import { torchEnv } from './common.js';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { native } from '../src/native/index.js';
@@ -142,7 +143,8 @@ function torchGflops(list: (Case & { dtype: string })[], threads: number, budget
   if (!existsSync(python)) return `${python} not found`;
   const r = spawnSync(python, ['-c', TORCH_SCRIPT], {
     input: JSON.stringify({ cases: list, threads, budget }), encoding: 'utf8', maxBuffer: 1 << 20,
-    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+    // torchEnv selects OpenBLAS's AVX-512 kernels, which Debian's OpenBLAS does not pick by itself on this CPU
+    env: { ...torchEnv(threads), OMP_NUM_THREADS: String(threads) },
   });
   if (r.status !== 0) return `python exited with ${r.status}: ${r.stderr.trim().split('\n').pop()}`;
   const res = JSON.parse(r.stdout) as { error?: string; torch?: string; gflops?: number[] };

@@ -95,14 +95,14 @@ void bias_gelu_forward(float* pre, const float* bias, float* out, int64_t rows, 
     if (kind == Gelu::Erf) {
 #pragma omp simd
       for (int64_t c = 0; c < cols; c++) {
-        float x = p[c] + (bias ? bias[c] : 0.0f);
+        float x = p[c] + bias[c];
         p[c] = x;
         o[c] = gelu_erf(x);
       }
     } else {
 #pragma omp simd
       for (int64_t c = 0; c < cols; c++) {
-        float x = p[c] + (bias ? bias[c] : 0.0f);
+        float x = p[c] + bias[c];
         p[c] = x;
         o[c] = gelu_tanh(x);
       }

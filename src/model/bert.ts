@@ -9,7 +9,8 @@
 //
 // Parameters live in one flat Float32Array and their gradients in another of the same layout (./params.ts).
 // Activations are preallocated and reused across steps (./activations.ts); dropout masks are a function of
-// (seed, step) and are regenerated in backward, never stored (./dropout.ts).
+// (seed, step) and are regenerated in backward, never stored (./dropout.ts). setComputeType('bf16') runs every GEMM
+// on bf16 operands with fp32 accumulation; the rest, parameters and gradients included, stays fp32 (./mixed.ts).
 import { native } from '../native/index.js';
 import type { Batch } from '../data/types.js';
 import { Activations, type Bound } from './activations.js';
@@ -17,6 +18,7 @@ import { type CheckpointTensors, type HeadOptions, labelledConfig, loadIntoParam
 import { type BertConfig, geluKind } from './config.js';
 import { type DropoutPlan, dropoutPlan } from './dropout.js';
 import { initParams } from './init.js';
+import { Bf16Operands, type ComputeType, FP32, type Operands } from './mixed.js';
 import { embeddingsBackward, embeddingsForward } from './layers/embeddings.js';
 import { type LayerDims, layerBackward, layerForward } from './layers/encoder_layer.js';
 import { headBackward, headForward } from './layers/head.js';
@@ -36,6 +38,8 @@ export interface ForwardOptions {
 interface LastForward {
   bound: Bound;
   plan: DropoutPlan;
+  /** the GEMM operands of that forward; backward multiplies with the same (bf16: the same rounded weights) */
+  ops: Operands;
   keep: boolean;
   /** loss() ran since this forward and backward has not consumed it yet */
   lossReady: boolean;
@@ -56,6 +60,7 @@ export class BertClassifier {
   private readonly acts: Activations;
   private readonly dims: Omit<LayerDims, 'B' | 'S'>;
   private readonly zerosF: Float32Array;
+  private ops: Operands = FP32;
   private last: LastForward | null = null;
 
   /** A model with all parameters zero; use random() or fromCheckpoint(). */
@@ -74,9 +79,9 @@ export class BertClassifier {
     this.zerosF = new Float32Array(config.intermediate_size);
   }
 
-  /** Bytes of activation memory allocated so far. */
+  /** Bytes of activation memory allocated so far (bf16: with the weight copy and operand scratch). */
   get activationBytes(): number {
-    return this.acts.bytes;
+    return this.acts.bytes + (this.ops instanceof Bf16Operands ? this.ops.bytes : 0);
   }
 
   /** BERT initialisation: matrices ~ N(0, initializer_range), biases 0, LayerNorm 1 / 0. */
@@ -108,9 +113,23 @@ export class BertClassifier {
     return this.layout.view(this.grads, name);
   }
 
-  /** GEMM compute type: fp32, or bf16 inputs with fp32 accumulation and fp32 master weights. */
-  setComputeType(t: 'fp32' | 'bf16'): void {
-    if (t !== 'fp32') throw new Error(`compute type ${t} is not available yet`);
+  /** The GEMM compute type (setComputeType). */
+  get computeType(): ComputeType {
+    return this.ops.type;
+  }
+
+  /**
+   * GEMM compute type: 'fp32', or 'bf16' (GEMM inputs rounded to bf16, fp32 accumulation; parameters, gradients,
+   * optimizer state and every non-GEMM op stay fp32). Takes effect at the next forward.
+   */
+  setComputeType(t: ComputeType): void {
+    if (t === 'fp32') {
+      this.ops = FP32;
+    } else if (t === 'bf16') {
+      if (!(this.ops instanceof Bf16Operands)) this.ops = new Bf16Operands(this.params, this.tensors);
+    } else {
+      throw new RangeError(`setComputeType: compute type must be 'fp32' or 'bf16', got ${JSON.stringify(t)}`);
+    }
   }
 
   zeroGrad(): void {
@@ -139,6 +158,9 @@ export class BertClassifier {
       step = opts.step;
     }
     const keep = opts.grad ?? opts.train;
+    const ops = this.ops;
+    // The optimizer may have changed params since the last forward: round the weights once for this pass.
+    if (ops instanceof Bf16Operands) ops.weights.refresh();
     const a = this.acts.bind(B, S, keep);
     const plan = dropoutPlan(this.config, B, S, opts.train, seed, step);
     const d: LayerDims = { ...this.dims, B, S };
@@ -148,11 +170,11 @@ export class BertClassifier {
 
     embeddingsForward(a.emb, this.P, N, d.H, d.eps, plan.emb);
     for (let l = 0; l < a.layers.length; l++) {
-      layerForward(a.layers[l], this.P.layers[l], a.scratch, batch.validLength, d, plan.layers[l]);
+      layerForward(a.layers[l], this.P.layers[l], a.scratch, batch.validLength, d, plan.layers[l], ops);
     }
     const hidden = a.layers[a.layers.length - 1].out;
-    headForward(a.head, this.P, hidden, B, S, d.H, this.config.num_labels, plan.cls);
-    this.last = { bound: a, plan, keep, lossReady: false };
+    headForward(a.head, this.P, hidden, B, S, d.H, this.config.num_labels, plan.cls, ops);
+    this.last = { bound: a, plan, ops, keep, lossReady: false };
     return a.head.logits;
   }
 
@@ -183,7 +205,7 @@ export class BertClassifier {
     if (!last.keep) throw new Error('backward: the last forward kept no activations (use train: true or grad: true)');
     if (!last.lossReady) throw new Error('backward: call loss(labels) after forward (once per backward)');
     last.lossReady = false;
-    const { bound: a, plan } = last;
+    const { bound: a, plan, ops } = last;
     const { B, S } = a;
     const C = this.config.num_labels;
     const d: LayerDims = { ...this.dims, B, S };
@@ -191,9 +213,9 @@ export class BertClassifier {
     const L = a.layers.length;
     native.crossEntropyBackward(a.head.probs, a.head.labels, sc.dlogits, B, C, scale);
     // d hidden (zero but for the [CLS] rows) -> sc.g, which then flows down the layers
-    headBackward(sc.g, sc.dlogits, sc.dpool, a.head, this.P, this.G, a.layers[L - 1].out, B, S, d.H, C, plan.cls);
+    headBackward(sc.g, sc.dlogits, sc.dpool, a.head, this.P, this.G, a.layers[L - 1].out, B, S, d.H, C, plan.cls, ops);
     for (let l = L - 1; l >= 0; l--) {
-      layerBackward(a.layers[l], this.P.layers[l], this.G.layers[l], sc, this.zerosF, d, plan.layers[l]);
+      layerBackward(a.layers[l], this.P.layers[l], this.G.layers[l], sc, this.zerosF, d, plan.layers[l], ops);
     }
     embeddingsBackward(sc.g, sc.t1, a.emb, this.P, this.G, B * S, d.H, plan.emb);
   }

@@ -1,5 +1,7 @@
 // Fully connected layer y = x W^T + b with W stored [out, in] (torch.nn.Linear), on the native GEMM.
+// The GEMM operands (x, W, and dy in backward) come from `ops` (../mixed.ts): fp32 arrays, or their bf16 copies.
 import { native } from '../../native/index.js';
+import { FP32, type Operands } from '../mixed.js';
 
 type F32 = Float32Array;
 
@@ -10,10 +12,13 @@ type F32 = Float32Array;
  *   y: [N, out] (rows ldy apart, default out)
  *   x: [N, in] (rows ldx apart, default in: a larger ldx reads every k-th row, e.g. the [CLS] rows)
  *   W: [out, in];  b: [out] or null
+ *   opts.ops: GEMM operand precision (default fp32)
  */
 export function linearForward(y: F32, x: F32, W: F32, b: F32 | null, N: number, inDim: number, outDim: number,
-  opts: { ldx?: number; accumulate?: boolean } = {}): void {
-  native.gemm({ transB: true, m: N, n: outDim, k: inDim, a: x, b: W, c: y, lda: opts.ldx ?? inDim, beta: opts.accumulate ? 1 : 0 });
+  opts: { ldx?: number; accumulate?: boolean; ops?: Operands } = {}): void {
+  const ops = opts.ops ?? FP32;
+  const xo = ops.act(x, 'a', N, inDim, opts.ldx ?? inDim);
+  native.gemm({ transB: true, m: N, n: outDim, k: inDim, a: xo.data, lda: xo.ld, b: ops.weight(W), c: y, beta: opts.accumulate ? 1 : 0 });
   if (b) native.biasAdd(y, b, N, outDim);
 }
 
@@ -21,16 +26,23 @@ export function linearForward(y: F32, x: F32, W: F32, b: F32 | null, N: number, 
  * Gradients of linearForward. Parameter gradients accumulate (dW += dy^T x, db += sum_rows dy).
  *
  * Args:
- *   dx: [N, in] (rows ldx apart) or null when the input needs no gradient; overwritten, or added to when accumulateDx
+ *   dx: [N, in] (rows ldx apart) or null when the input needs no gradient; overwritten, or added to when accumulateDx.
+ *       dx may be x itself (x is read before dx is written).
  *   dy: [N, out];  x: [N, in] (rows ldx apart);  W: [out, in]
  *   dW: [out, in];  db: [out] or null
+ *   opts.ops: GEMM operand precision (default fp32); dW, db and dx are fp32 either way
  */
 export function linearBackward(dx: F32 | null, dy: F32, x: F32, W: F32, dW: F32, db: F32 | null, N: number,
-  inDim: number, outDim: number, opts: { ldx?: number; accumulateDx?: boolean } = {}): void {
+  inDim: number, outDim: number, opts: { ldx?: number; accumulateDx?: boolean; ops?: Operands } = {}): void {
+  const ops = opts.ops ?? FP32;
   const ldx = opts.ldx ?? inDim;
+  const dyo = ops.act(dy, 'b', N, outDim);
+  const xo = ops.act(x, 'a', N, inDim, ldx);
   // dW[out, in] += dy^T[out, N] @ x[N, in]
-  native.gemm({ transA: true, m: outDim, n: inDim, k: N, a: dy, b: x, c: dW, ldb: ldx, beta: 1 });
+  native.gemm({ transA: true, m: outDim, n: inDim, k: N, a: dyo.data, lda: dyo.ld, b: xo.data, ldb: xo.ld, c: dW, beta: 1 });
   if (db) native.biasBackward(dy, db, N, outDim);
   // dx[N, in] = dy[N, out] @ W[out, in]
-  if (dx) native.gemm({ m: N, n: inDim, k: outDim, a: dy, b: W, c: dx, ldc: ldx, beta: opts.accumulateDx ? 1 : 0 });
+  if (dx) {
+    native.gemm({ m: N, n: inDim, k: outDim, a: dyo.data, lda: dyo.ld, b: ops.weight(W), c: dx, ldc: ldx, beta: opts.accumulateDx ? 1 : 0 });
+  }
 }
