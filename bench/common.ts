@@ -4,16 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot, sharedDir } from '../src/util/paths.js';
 
-export const repoRoot = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-})();
+export const repoRoot = packageRoot;
 
 export const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-export const torchBench = path.resolve(repoRoot, '..', 'shared', 'bench', 'torch_bert.py');
+export const torchBench = path.join(sharedDir, 'bench', 'torch_bert.py');
 export const systemPython = process.env.BERTFIT_SYSTEM_PYTHON || '/usr/bin/python3';
 
 /**

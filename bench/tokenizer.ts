@@ -2,6 +2,7 @@
 // one core (Node runs this single-threaded). `npm run bench:tokenizer`; needs ../shared beside the checkout.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../src/util/paths.js';
 import { fileURLToPath } from 'node:url';
 import { encodeDataset } from '../src/data/encode.js';
 import { taskDatasets } from '../src/data/tasks.js';
@@ -10,17 +11,8 @@ import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
 const MAX_LEN = 128;
 const REPEATS = 20;
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (package.json) above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
 
-const shared = path.resolve(repoRoot(), '../shared');
+const shared = path.resolve(packageRoot, '../shared');
 const ms = (t0: number): number => performance.now() - t0;
 
 let t0 = performance.now();

@@ -3,21 +3,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../src/util/paths.js';
 import { fileURLToPath } from 'node:url';
 import {
   DataError, type DatasetOptions, type Example, encodeDataset, labelSet, parseCsv, readDataset, taskDatasets, taskFileOptions,
 } from '../src/data/index.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    if (dir === path.dirname(dir)) throw new Error('no package.json above ' + fileURLToPath(import.meta.url));
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
-const shared = path.resolve(repoRoot(), '../shared');
+const shared = path.resolve(packageRoot, '../shared');
 const tokenizer = BertTokenizer.fromVocabFile(path.join(shared, 'tokenizer/vocab/bert-base-uncased.txt'));
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bertfit-data-'));

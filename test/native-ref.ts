@@ -3,16 +3,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/util/paths.js';
 
 export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('test: no package.json above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
+  return packageRoot;
 }
 
 // ---- deterministic random numbers (mulberry32 + Box-Muller) ----

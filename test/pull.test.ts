@@ -14,17 +14,9 @@ import {
   verifyInstalled,
 } from '../src/hub/index.js';
 import { describeFailure } from '../src/hub/pip.js';
+import { packageRoot } from '../src/util/paths.js';
 
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-const repoRoot = findRepoRoot();
+const repoRoot = packageRoot;
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bertfit-pull-test-'));
 test.after(() => fs.rmSync(work, { recursive: true, force: true }));

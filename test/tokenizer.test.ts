@@ -3,19 +3,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../src/util/paths.js';
 import { fileURLToPath } from 'node:url';
 import { BertTokenizer, basicTokenize, loadVocab, parseVocab, truncatePair, WordPiece } from '../src/tokenizer/index.js';
 import { DataError } from '../src/data/errors.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    if (dir === path.dirname(dir)) throw new Error('no package.json above ' + fileURLToPath(import.meta.url));
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
-const shared = path.resolve(repoRoot(), '../shared/tokenizer');
+const shared = path.resolve(packageRoot, '../shared/tokenizer');
 const vocabFile = path.join(shared, 'vocab/bert-base-uncased.txt');
 const uncased = BertTokenizer.fromVocabFile(vocabFile);
 const cased = BertTokenizer.fromVocabFile(vocabFile, { lowerCase: false });

@@ -1,19 +1,11 @@
 // Shared helpers for fine-tuning tests: a synthetic sentence-pair task learnable from scratch, temp dirs, the CLI.
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/util/paths.js';
 
-export const repoRoot = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!readdirHas(dir, 'package.json')) dir = path.dirname(dir);
-  return dir;
-})();
-
-function readdirHas(dir: string, name: string): boolean {
-  try { readFileSync(path.join(dir, name)); return true; } catch { return false; }
-}
+export const repoRoot = packageRoot;
 
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cacheRoot } from '../hub/registry.js';
+import { sharedDir } from '../util/paths.js';
 
 export const MRPC_SOURCES = [
   { name: 'msr_paraphrase_train.txt', url: 'https://dl.fbaipublicfiles.com/senteval/senteval_data/msr_paraphrase_train.txt',
@@ -18,15 +18,8 @@ export const MRPC_SOURCES = [
 
 /** ../shared/data/mrpc relative to the package root, if this checkout has it. */
 export function sharedMrpcDir(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) {
-      const d = path.resolve(dir, '..', 'shared', 'data', 'mrpc');
-      return existsSync(path.join(d, 'train.tsv')) ? d : undefined;
-    }
-    dir = path.dirname(dir);
-  }
-  return undefined;
+  const d = path.join(sharedDir, 'data', 'mrpc');
+  return existsSync(path.join(d, 'train.tsv')) ? d : undefined;
 }
 
 const hasGlueFiles = (d: string) => ['train.tsv', 'dev.tsv'].every((f) => existsSync(path.join(d, f)));

@@ -2,7 +2,7 @@
 // installed by `bertfit pull`, a Hugging Face id (cache / download), or `random:<shape>` (fresh weights, real vocab).
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/paths.js';
 import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { BertClassifier } from './bert.js';
 import { namedConfig } from './config.js';
@@ -28,13 +28,9 @@ export interface OpenOptions {
 
 /** The bert-base-uncased vocabulary shipped in assets/ (used by random:* models). */
 export function bundledVocabFile(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const f = path.join(dir, 'assets', 'vocab-bert-base-uncased.txt');
-    if (existsSync(f)) return f;
-    dir = path.dirname(dir);
-  }
-  throw new Error('bertfit: assets/vocab-bert-base-uncased.txt is missing from the installation');
+  const f = path.join(packageRoot, 'assets', 'vocab-bert-base-uncased.txt');
+  if (!existsSync(f)) throw new Error(`bertfit: ${f} is missing from the installation`);
+  return f;
 }
 
 export async function openModel(spec: string, opts: OpenOptions): Promise<OpenedModel> {

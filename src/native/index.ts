@@ -1,24 +1,14 @@
 // Loads the compiled addon (build/Release/bertfit_native.node) once and exposes it typed as NativeCore.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { NativeCore } from './api.js';
+import { packageRoot } from '../util/paths.js';
 
 export type * from './api.js';
 
-function findPackageRoot(): string {
-  // dist/src/native/index.js -> package root is three levels up; src/native/index.ts (ts-run) two.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('bertfit: cannot locate the package root (binding.gyp) from ' + fileURLToPath(import.meta.url));
-}
-
 function load(): NativeCore {
-  const root = findPackageRoot();
+  const root = packageRoot;
   const file = path.join(root, 'build', 'Release', 'bertfit_native.node');
   if (!existsSync(file)) {
     throw new Error(`bertfit: native addon not built (${file} is missing). Run \`npm install\` or \`npm run build:native\`.`);
