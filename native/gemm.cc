@@ -11,12 +11,19 @@
 //   "4d":   one matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides.
 // bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one): oneDNN 2.6 runs the strided 4-D case with
 // its generic gemm:jit path, which for bf16 is several times slower than the loop over dense AMX products.
+//
+// Every primitive uses a caller-provided ("user") scratchpad, one buffer per thread: the "loop" mode runs ONE
+// primitive on several threads at once, and with the library-managed scratchpad those threads share the
+// primitive's buffer (Debian's oneDNN gives each primitive its own). The AMX bf16 kernels keep packed tiles there,
+// so concurrent runs overwrote each other's and returned wrong products now and then; fp32 gemm:jit happened not
+// to need a scratchpad.
 #include "gemm.h"
 
 #ifdef BERTFIT_HAVE_DNNL
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +66,7 @@ BatchMode batch_mode_from_env() {
 
 struct Plan {
   dnnl::matmul prim;
-  memory::desc a_md, b_md, c_md;
+  memory::desc a_md, b_md, c_md, scratch_md;
 };
 
 using Key = std::array<int64_t, 21>;
@@ -116,6 +123,7 @@ std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, 
   plan->b_md = make_md(in_dt, bo, bi, g.stride_b_outer, g.stride_b_inner, g.k, g.n, op_strides(g.trans_b, g.ldb));
   plan->c_md = make_md(memory::data_type::f32, bo, bi, g.stride_c_outer, g.stride_c_inner, g.m, g.n, {g.ldc, 1});
   dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (g.alpha != 1.0f) attr.set_output_scales(0, {g.alpha});
   if (g.beta != 0.0f) {
     dnnl::post_ops po;
@@ -138,6 +146,7 @@ std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, 
       } while (probe.next_impl());
     }
     plan->prim = dnnl::matmul(pd);
+    plan->scratch_md = pd.scratchpad_desc();
   } catch (...) {
     if (nthreads != saved) omp_set_num_threads(saved);
     throw;
@@ -149,13 +158,19 @@ std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, 
   return plan;
 }
 
+// The calling thread's scratchpad for plan p (grow-only, so steady state never allocates).
+memory thread_scratchpad(const Plan& p) {
+  static thread_local AlignedBuf<uint8_t> buf;
+  return memory(p.scratch_md, cpu_engine(), buf.get(std::max<size_t>(1, p.scratch_md.get_size())));
+}
+
 void execute(const Plan& p, const void* a, const void* b, float* c) {
   auto& eng = cpu_engine();
   memory am(p.a_md, eng, const_cast<void*>(a));
   memory bm(p.b_md, eng, const_cast<void*>(b));
   memory cm(p.c_md, eng, c);
   auto& s = thread_stream();
-  p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, thread_scratchpad(p)}});
   s.wait();
 }
 
@@ -201,6 +216,7 @@ void run_loop(const GemmCall& g) {
     // Memory objects are re-pointed per matrix: set_data_handle is cheap, creating memory objects is not.
     memory am(plan->a_md, eng, DNNL_MEMORY_NONE), bm(plan->b_md, eng, DNNL_MEMORY_NONE),
         cm(plan->c_md, eng, DNNL_MEMORY_NONE);
+    const memory sm = thread_scratchpad(*plan);
     static thread_local AlignedScratch scratch;
     uint16_t* a_dense = copy_a ? scratch.a.get(static_cast<size_t>(a_rows * a_cols)) : nullptr;
     uint16_t* b_dense = copy_b ? scratch.b.get(static_cast<size_t>(b_rows * b_cols)) : nullptr;
@@ -228,7 +244,7 @@ void run_loop(const GemmCall& g) {
       am.set_data_handle(const_cast<void*>(a));
       bm.set_data_handle(const_cast<void*>(b));
       cm.set_data_handle(c_run);
-      plan->prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+      plan->prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
       if (copy_c) {
         s.wait();
         copy_rows(c_dense, g.n, g.m, g.n, c, g.ldc);

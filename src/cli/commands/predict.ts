@@ -1,6 +1,6 @@
 // `bertfit predict`: class predictions of a fine-tuned classifier, one JSON line per input example in input order:
 // {"label": "...", "probs": [...], "logits": [...]}.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readDataset } from '../../data/dataset.js';
 import { encodeDataset } from '../../data/encode.js';
@@ -17,6 +17,7 @@ interface PredictFlags extends DataFlags {
   out?: string;
   batchSize: string;
   maxLen?: string;
+  dtype: 'fp32' | 'bf16';
   threads?: string;
 }
 
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'sequences per batch', '32')
     .option('--max-len <n>', 'max tokens per pair incl. [CLS]/[SEP], longer pairs are truncated (default: 128, or the ' +
       "model's max_position_embeddings if smaller)")
+    .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs (fp32 accumulation)').choices(['fp32', 'bf16']).default('fp32'))
     .option('--threads <n>', 'compute threads (default: BERTFIT_THREADS or all cores)');
   addDataOptions(cmd).action(async (f: PredictFlags) => {
     const batchSize = numberFlag('batch-size', f.batchSize, (x) => Number.isInteger(x) && x > 0, 'a positive integer')!;
@@ -37,6 +39,7 @@ export function register(program: Command): void {
     if (f.threads) native.setThreads(numberFlag('threads', f.threads, (x) => Number.isInteger(x) && x > 0, 'a positive integer')!);
     if (!existsSync(f.data)) throw new UsageError(`--data ${f.data}: no such file`);
     const { model, tokenizer, source } = await openModel(f.model, { seed: 0 });
+    if (f.dtype === 'bf16') model.setComputeType('bf16');
     // A head initialised just now would make the predictions noise: refuse instead of printing them.
     if (model.newTensors.includes('classifier.weight')) {
       throw new Error(`${source} has no classifier head (it is a pre-trained, not a fine-tuned, model): ` +
