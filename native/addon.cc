@@ -470,6 +470,43 @@ Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Sizes of a head layout call: B, S, NH, D at args [i .. i+3]; ld (the token row stride) must hold NH*D values.
+struct HeadDims {
+  int64_t B, S, NH, D, ld;
+  int64_t token_extent() const { return B * S == 0 ? 0 : checked_add(checked_mul(B * S - 1, ld), NH * D); }
+  int64_t head_size() const { return checked_mul(checked_mul(B, S), checked_mul(NH, D)); }
+};
+
+HeadDims head_dims(const Args& a, size_t ld_index, size_t i) {
+  HeadDims h{a.size(i, "B"), a.size(i + 1, "S"), a.size(i + 2, "NH"), a.size(i + 3, "D"), a.size(ld_index, "ld")};
+  const int64_t width = checked_mul(h.NH, h.D);
+  if (h.ld < width) a.range_error("ld must be >= NH * D = " + std::to_string(width) + ", got " + std::to_string(h.ld));
+  return h;
+}
+
+Napi::Value ToHeadsBf16(const Napi::CallbackInfo& info) {
+  Args a(info, "toHeadsBf16", 7, 7);
+  auto src = a.f32(0, "src");
+  auto dst = a.bf16(2, "dst");
+  const HeadDims h = head_dims(a, 1, 3);
+  a.need("src", src.len, h.token_extent());
+  a.need("dst", dst.len, h.head_size());
+  tokens_to_heads_bf16(src.data, h.ld, dst.data, h.B, h.S, h.NH, h.D);
+  return info.Env().Undefined();
+}
+
+Napi::Value FromHeads(const Napi::CallbackInfo& info) {
+  Args a(info, "fromHeads", 7, 7);
+  auto src = a.f32(0, "src");
+  auto dst = a.f32(1, "dst");
+  const HeadDims h = head_dims(a, 2, 3);
+  a.need("src", src.len, h.head_size());
+  a.need("dst", dst.len, h.token_extent());
+  a.no_overlap("dst", dst.data, h.token_extent(), "src", src.data, h.head_size());
+  heads_to_tokens(src.data, dst.data, h.ld, h.B, h.S, h.NH, h.D);
+  return info.Env().Undefined();
+}
+
 Napi::Value Bf16ToF32(const Napi::CallbackInfo& info) {
   Args a(info, "bf16ToF32", 3, 3);
   auto src = a.bf16(0, "src");
@@ -542,6 +579,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("adamUpdate", entry<AdamUpdate>);
   def("f32ToBf16", entry<F32ToBf16>);
   def("bf16ToF32", entry<Bf16ToF32>);
+  def("toHeadsBf16", entry<ToHeadsBf16>);
+  def("fromHeads", entry<FromHeads>);
   return exports;
 }
 

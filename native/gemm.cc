@@ -5,12 +5,17 @@
 // leading dimensions, batch strides, alpha (output scale), beta (sum post-op; beta == 0 adds no post-op, so C is
 // never read) and the OpenMP thread count (oneDNN primitives must run with the thread count they were built for).
 //
-// Strided batches (attention heads inside the fused QKV buffer) can run two ways:
-//   "loop": an OpenMP loop over the batch, each thread running a single-threaded 2-D primitive (the default when
-//           there are at least as many matrices as threads);
-//   "4d":   one matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides.
-// bench/gemm.ts measures both (BERTFIT_GEMM_BATCH=4d|loop forces one): oneDNN 2.6 runs the strided 4-D case with
-// its generic gemm:jit path, which for bf16 is several times slower than the loop over dense AMX products.
+// Strided batches (attention heads) can run two ways:
+//   "4d":   one matmul over [batchOuter, batchInner, M, K] descriptors with the caller's strides;
+//   "loop": an OpenMP loop over the batch, each thread running a single-threaded 2-D primitive.
+// By default a batch runs "4d" when oneDNN gives that primitive its brgemm kernels, which it does when every
+// operand's batch is dense (a permutation of a packed tensor, e.g. heads stored [B, NH, S, D], or the context
+// written token-major [B, S, NH, D]): one primitive call then covers all B*NH products (bf16 attention at base
+// size: ~2-7 ms per product against ~9 ms looping, where per-call overhead dominates 2 MFLOP matrices). Heads read
+// in place from a fused [B, S, 3H] QKV buffer are not dense; oneDNN 2.6 runs such 4-D descriptors with its generic
+// gemm:jit path, several times slower for bf16 than the loop over dense AMX products, so those loop (at least as
+// many matrices as threads) or run one after another on all threads. bench/gemm.ts measures both modes
+// (BERTFIT_GEMM_BATCH=4d|loop forces one).
 //
 // Every primitive uses a caller-provided ("user") scratchpad, one buffer per thread: the "loop" mode runs ONE
 // primitive on several threads at once, and with the library-managed scratchpad those threads share the
@@ -67,6 +72,7 @@ BatchMode batch_mode_from_env() {
 struct Plan {
   dnnl::matmul prim;
   memory::desc a_md, b_md, c_md, scratch_md;
+  bool brgemm = false;  // oneDNN picked one of its brgemm implementations ("brg:...")
 };
 
 using Key = std::array<int64_t, 21>;
@@ -147,6 +153,7 @@ std::shared_ptr<const Plan> get_plan(const GemmCall& g, int64_t bo, int64_t bi, 
     }
     plan->prim = dnnl::matmul(pd);
     plan->scratch_md = pd.scratchpad_desc();
+    plan->brgemm = std::strncmp(pd.impl_info_str(), "brg:", 4) == 0;
   } catch (...) {
     if (nthreads != saved) omp_set_num_threads(saved);
     throw;
@@ -261,9 +268,24 @@ void gemm_onednn(const GemmCall& g) {
   const int64_t batch = g.batch_outer * g.batch_inner;
   // Read per call (getenv is ~50 ns next to a >= 10 us product) so bench/gemm.ts can compare modes in one process.
   const BatchMode mode = batch_mode_from_env();
-  if (mode == BatchMode::FourD && batch > 1) {
-    execute(*get_plan(g, g.batch_outer, g.batch_inner, nthr, 0), g.a, g.b, g.c);
-  } else if (batch > 1 && (mode == BatchMode::Loop || batch >= nthr)) {
+  // A matrix shared by the whole batch (stride 0) has no 4-D descriptor: those always loop.
+  const bool strided = [&] {
+    const int64_t so[] = {g.stride_a_outer, g.stride_b_outer, g.stride_c_outer};
+    const int64_t si[] = {g.stride_a_inner, g.stride_b_inner, g.stride_c_inner};
+    for (int i = 0; i < 3; i++) {
+      if ((g.batch_outer > 1 && so[i] == 0) || (g.batch_inner > 1 && si[i] == 0)) return false;
+    }
+    return true;
+  }();
+  if (batch > 1 && (mode == BatchMode::FourD || (mode == BatchMode::Auto && strided))) {
+    // The 4-D plan is built (and cached) either way: whether oneDNN gives it brgemm decides the mode.
+    auto plan = get_plan(g, g.batch_outer, g.batch_inner, nthr, 0);
+    if (mode == BatchMode::FourD || plan->brgemm) {
+      execute(*plan, g.a, g.b, g.c);
+      return;
+    }
+  }
+  if (batch > 1 && (mode == BatchMode::Loop || batch >= nthr)) {
     run_loop(g);
   } else {
     // One big product, or fewer matrices than threads: each runs on all threads.

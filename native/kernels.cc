@@ -459,4 +459,34 @@ void bf16_to_f32_n(const uint16_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Attention head layouts. Row r of the head-major tensor is (b, h, s) = (r / (NH S), (r / S) % NH, r % S); its D
+// values are the columns h*D .. h*D+D-1 of token row b*S + s. One pass each way, rounding on the way in, so bf16
+// attention can multiply dense per-head matrices (see native/gemm.cc).
+// ---------------------------------------------------------------------------------------------------------------
+
+void tokens_to_heads_bf16(const float* src, int64_t ld, uint16_t* dst, int64_t B, int64_t S, int64_t NH, int64_t D) {
+  const int64_t rows = B * NH * S;
+#pragma omp parallel for schedule(static) if (rows * D >= kParMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t b = r / (NH * S), h = (r / S) % NH, s = r % S;
+    const float* in = src + (b * S + s) * ld + h * D;
+    uint16_t* out = dst + r * D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; d++) out[d] = f32_to_bf16(in[d]);
+  }
+}
+
+void heads_to_tokens(const float* src, float* dst, int64_t ld, int64_t B, int64_t S, int64_t NH, int64_t D) {
+  const int64_t rows = B * NH * S;
+#pragma omp parallel for schedule(static) if (rows * D >= kParMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t b = r / (NH * S), h = (r / S) % NH, s = r % S;
+    const float* in = src + r * D;
+    float* out = dst + (b * S + s) * ld + h * D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; d++) out[d] = in[d];
+  }
+}
+
 }  // namespace bertfit

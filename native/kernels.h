@@ -60,4 +60,8 @@ void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
 void f32_to_bf16_n(const float* src, uint16_t* dst, int64_t n);
 void bf16_to_f32_n(const uint16_t* src, float* dst, int64_t n);
 
+// ---- attention head layouts: token-major [B, S, NH, D] rows ld apart <-> head-major [B, NH, S, D] dense ----
+void tokens_to_heads_bf16(const float* src, int64_t ld, uint16_t* dst, int64_t B, int64_t S, int64_t NH, int64_t D);
+void heads_to_tokens(const float* src, float* dst, int64_t ld, int64_t B, int64_t S, int64_t NH, int64_t D);
+
 }  // namespace bertfit

@@ -160,6 +160,12 @@ test('the bf16 weight copy is refreshed every forward; master weights, gradients
   fresh.params.set(model.params);
   fresh.setComputeType('bf16');
   assert.deepEqual(fresh.forward(batch, { train: false }), after);
+  // alternating training and evaluation (what the trainer does every epoch) reuses the same buffers
+  const bytes = model.activationBytes;
+  model.forward(batch, { train: true, seed: 1, step: 1 });
+  model.forward(batch, { train: false });
+  model.forward(batch, { train: true, seed: 1, step: 2 });
+  assert.equal(model.activationBytes, bytes);
 });
 
 test('setComputeType: switching back to fp32 gives fp32 results; a bad type is a RangeError', () => {
@@ -209,6 +215,59 @@ test('bf16 attention GEMMs give the same bits on 2 threads as on 1 (one oneDNN s
       const got = run();
       assert.ok(maxAbsDiff(got[0]!, ref[0]!) === 0 && maxAbsDiff(got[1]!, ref[1]!) === 0,
         `run ${r}: 2-thread result differs from 1 thread by ${Math.max(maxAbsDiff(got[0]!, ref[0]!), maxAbsDiff(got[1]!, ref[1]!))}`);
+    }
+  } finally {
+    native.setThreads(threads);
+  }
+});
+
+test('toHeadsBf16 / fromHeads move attention heads between token-major and head-major layouts', () => {
+  const B = 2, S = 3, NH = 2, D = 4, ld = 3 * NH * D; // one third of a fused [B*S, 3H] buffer
+  const src = Float32Array.from({ length: B * S * ld }, (_, i) => i + 0.25 + (i % 7) / 1024);
+  const heads = new Uint16Array(B * NH * S * D);
+  native.toHeadsBf16(src.subarray(NH * D), ld, heads, B, S, NH, D); // the "key" third
+  const back = new Float32Array(B * NH * S * D);
+  native.bf16ToF32(heads, back, back.length);
+  const rounded = roundBf16(src);
+  const tokens = new Float32Array(B * S * ld).fill(-1);
+  native.fromHeads(back, tokens.subarray(NH * D), ld, B, S, NH, D);
+  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) for (let s2 = 0; s2 < S; s2++) for (let d = 0; d < D; d++) {
+    const t = (b * S + s2) * ld + NH * D + h * D + d;
+    assert.equal(back[((b * NH + h) * S + s2) * D + d], rounded[t]);
+    assert.equal(tokens[t], rounded[t]);
+  }
+  // fromHeads writes only its column block
+  assert.ok(tokens.subarray(0, NH * D).every((x) => x === -1));
+  assert.throws(() => native.toHeadsBf16(src, 7, heads, B, S, NH, D), /toHeadsBf16: ld must be >= NH \* D = 8, got 7/);
+  assert.throws(() => native.toHeadsBf16(src, ld, heads.subarray(1), B, S, NH, D), /toHeadsBf16: dst is too short/);
+  assert.throws(() => native.fromHeads(back, back, D, B, S, NH, 1), /fromHeads: dst .*overlap/);
+});
+
+test('bf16 attention on dense heads: one batched primitive, same bits on 1 and 2 threads, equal to per-head products', () => {
+  const B = 3, NH = 4, S = 64, D = 32;
+  const hd = { outer: NH * S * D, inner: S * D };
+  const att = { outer: NH * S * S, inner: S * S };
+  const q = new Uint16Array(B * NH * S * D), k = new Uint16Array(q.length);
+  native.f32ToBf16(Float32Array.from(q, (_, i) => Math.sin(i * 0.37)), q, q.length);
+  native.f32ToBf16(Float32Array.from(k, (_, i) => Math.cos(i * 0.11)), k, k.length);
+  const scores = (): Float32Array => {
+    const c = new Float32Array(B * NH * S * S);
+    native.gemm({ batchOuter: B, batchInner: NH, transB: true, m: S, n: S, k: D,
+      a: q, lda: D, strideAOuter: hd.outer, strideAInner: hd.inner, b: k, ldb: D, strideBOuter: hd.outer, strideBInner: hd.inner,
+      c, ldc: S, strideCOuter: att.outer, strideCInner: att.inner });
+    return c;
+  };
+  const threads = native.info().threads;
+  try {
+    native.setThreads(1);
+    const one = scores();
+    native.setThreads(2);
+    for (let r = 0; r < 20; r++) assert.equal(maxAbsDiff(scores(), one), 0, `run ${r}`);
+    // each (b, h) block equals its own 2-D product
+    for (const i of [0, 5, B * NH - 1]) {
+      const c = new Float32Array(S * S);
+      native.gemm({ transB: true, m: S, n: S, k: D, a: q.subarray(i * S * D, (i + 1) * S * D), b: k.subarray(i * S * D, (i + 1) * S * D), c });
+      assert.ok(maxAbsDiff(c, one.subarray(i * S * S, (i + 1) * S * S)) <= 1e-5, `matrix ${i}`);
     }
   } finally {
     native.setThreads(threads);

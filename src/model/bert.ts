@@ -161,7 +161,7 @@ export class BertClassifier {
     const ops = this.ops;
     // The optimizer may have changed params since the last forward: round the weights once for this pass.
     if (ops instanceof Bf16Operands) ops.weights.refresh();
-    const a = this.acts.bind(B, S, keep);
+    const a = this.acts.bind(B, S, keep ? ops.type : 'none');
     const plan = dropoutPlan(this.config, B, S, opts.train, seed, step);
     const d: LayerDims = { ...this.dims, B, S };
     const N = B * S;

@@ -7,8 +7,9 @@
 //
 // The weights are rounded to bf16 ONCE per forward pass into a shadow buffer laid out exactly like params (a view
 // of params at element offset o has its bf16 copy at offset o of the shadow), so backward reuses the forward's copy.
-// Activation operands are rounded into grow-only scratch buffers just before the GEMM that reads them: no
-// allocation per step, and no bf16 copy outlives the GEMM (backward re-rounds the fp32 activations it kept).
+// Activation operands are rounded just before the GEMM that reads them, into grow-only scratch (no allocation per
+// step) or, in training, into the layer's kept bf16 copies (./activations.ts LayerBf16), which backward then
+// multiplies with directly instead of rounding the fp32 activations again.
 import { native } from '../native/index.js';
 import type { ParamTensor } from './params.js';
 
@@ -33,9 +34,12 @@ export interface Operands {
   weight(W: Float32Array): Float32Array | Uint16Array;
   /**
    * The operand for activation x read as [rows, cols] with row stride ld (default cols).
-   * bf16: rounds the rows into `slot` densely (the returned ld is cols); fp32: x itself with ld.
+   * bf16: rounds the rows densely into `into` when given (a copy backward will reuse), else into `slot`
+   * (the returned ld is cols); fp32: x itself with ld.
    */
-  act(x: Float32Array, slot: Slot, rows: number, cols: number, ld?: number): Operand;
+  act(x: Float32Array, slot: Slot, rows: number, cols: number, ld?: number, into?: Uint16Array | null): Operand;
+  /** The operand for activation x whose bf16 copy forward kept (`copy`, dense [rows, cols]); without one, act(). */
+  kept(x: Float32Array, copy: Uint16Array | null | undefined, slot: Slot, rows: number, cols: number, ld?: number): Operand;
 }
 
 /** fp32: every operand is the fp32 array itself. */
@@ -43,6 +47,7 @@ export const FP32: Operands = {
   type: 'fp32',
   weight: (W) => W,
   act: (x, _slot, _rows, cols, ld = cols) => ({ data: x, ld }),
+  kept: (x, _copy, _slot, _rows, cols, ld = cols) => ({ data: x, ld }),
 };
 
 /**
@@ -101,6 +106,7 @@ export class Bf16Operands implements Operands {
   readonly type = 'bf16' as const;
   readonly weights: Bf16Weights;
   private readonly scratch = new Scratch();
+  private f32 = new Float32Array(0);
 
   constructor(params: Float32Array, tensors: readonly ParamTensor[]) {
     this.weights = new Bf16Weights(params, tensors);
@@ -108,16 +114,28 @@ export class Bf16Operands implements Operands {
 
   /** Bytes of the weight shadow and the scratch. */
   get bytes(): number {
-    return this.weights.bits.byteLength + this.scratch.bytes;
+    return this.weights.bits.byteLength + this.scratch.bytes + this.f32.byteLength;
+  }
+
+  /** The bf16 scratch of `slot`, n values (valid until the slot's next use). */
+  bf16Scratch(slot: Slot, n: number): Uint16Array {
+    return this.scratch.get(slot, n);
+  }
+
+  /** fp32 scratch of n values (bf16 attention's per-head gradients), grow-only. */
+  f32Scratch(n: number): Float32Array {
+    if (this.f32.length < n) this.f32 = new Float32Array(n);
+    return this.f32.subarray(0, n);
   }
 
   weight(W: Float32Array): Uint16Array {
     return this.weights.of(W);
   }
 
-  act(x: Float32Array, slot: Slot, rows: number, cols: number, ld = cols): Operand {
+  act(x: Float32Array, slot: Slot, rows: number, cols: number, ld = cols, into: Uint16Array | null = null): Operand {
     const n = rows * cols;
-    const dst = this.scratch.get(slot, n);
+    if (into && into.length < n) throw new RangeError(`Bf16Operands.act: the kept copy holds ${into.length} values, needs ${n}`);
+    const dst = into ? into.subarray(0, n) : this.scratch.get(slot, n);
     if (ld === cols) {
       native.f32ToBf16(x, dst, n);
     } else {
@@ -125,5 +143,9 @@ export class Bf16Operands implements Operands {
       for (let r = 0; r < rows; r++) native.f32ToBf16(x.subarray(r * ld, r * ld + cols), dst.subarray(r * cols, (r + 1) * cols), cols);
     }
     return { data: dst, ld: cols };
+  }
+
+  kept(x: Float32Array, copy: Uint16Array | null | undefined, slot: Slot, rows: number, cols: number, ld = cols): Operand {
+    return copy ? { data: copy.subarray(0, rows * cols), ld: cols } : this.act(x, slot, rows, cols, ld);
   }
 }

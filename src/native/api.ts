@@ -146,4 +146,12 @@ export interface NativeCore {
   /** Round-to-nearest-even fp32 -> bf16 (NaN stays NaN). */
   f32ToBf16(src: F32, dst: BF16, n: number): void;
   bf16ToF32(src: BF16, dst: F32, n: number): void;
+
+  /** Extension (bf16 attention): dst[b, h, s, :] = bf16(src[b*S + s, h*D .. h*D+D-1]).
+   *  src: token-major [B*S rows, ld apart] (ld >= NH*D, e.g. 3H for one third of a fused QKV buffer);
+   *  dst: head-major [B, NH, S, D], dense. */
+  toHeadsBf16(src: F32, ld: number, dst: BF16, B: number, S: number, NH: number, D: number): void;
+  /** Extension, the inverse layout move in fp32: dst[b*S + s, h*D .. h*D+D-1] = src[b, h, s, :] (other columns of
+   *  dst untouched). src: [B, NH, S, D] dense; dst: [B*S rows, ld apart]; they must not overlap. */
+  fromHeads(src: F32, dst: F32, ld: number, B: number, S: number, NH: number, D: number): void;
 }

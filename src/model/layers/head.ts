@@ -12,6 +12,7 @@ type F32 = Float32Array;
  * Args:
  *   a: head activations; writes a.pooled, a.pooledDrop [B, H] and a.logits [B, C]
  *   hidden: [B, S, H] final encoder output; only the [CLS] row (s = 0) of each sequence is read
+ *   ops: GEMM operand precision (bf16 rounds the [CLS] rows and the pooled vector before their products)
  */
 export function headForward(a: HeadActs, P: ModelViews, hidden: F32, B: number, S: number, H: number, C: number,
   drop: DropSite, ops: Operands): void {
@@ -34,6 +35,7 @@ function classifierInput(a: HeadActs, drop: DropSite): F32 {
  *
  * Args:
  *   dlogits: [B, C];  dpool: [B, H] scratch
+ *   ops: GEMM operand precision, the forward's
  */
 export function headBackward(dhidden: F32, dlogits: F32, dpool: F32, a: HeadActs, P: ModelViews, G: ModelViews,
   hidden: F32, B: number, S: number, H: number, C: number, drop: DropSite, ops: Operands): void {
