@@ -24,6 +24,11 @@ export interface BertConfig {
 
 export class ConfigError extends Error {}
 
+/** The class names in class-index order (id2label's keys are "0", "1", ...). */
+export function labelList(id2label: Record<string, string>): string[] {
+  return Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]!);
+}
+
 const DEFAULTS = {
   hidden_act: 'gelu', max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12,
   hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { packageRoot } from '../util/paths.js';
 import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { BertClassifier } from './bert.js';
-import { namedConfig } from './config.js';
+import { labelList, namedConfig } from './config.js';
 import { loadCheckpoint, resolveModel } from './checkpoint/index.js';
 
 export interface OpenedModel {
@@ -69,7 +69,7 @@ export async function openModel(spec: string, opts: OpenOptions): Promise<Opened
  */
 function checkHeadLabels(dir: string, id2label: Record<string, string>, hasClassifier: boolean, labels: readonly string[]): void {
   if (!hasClassifier) return;
-  const have = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]!);
+  const have = labelList(id2label);
   const placeholder = have.every((l, i) => l === `LABEL_${i}`);
   if (have.length !== labels.length || (!placeholder && have.some((l, i) => l !== labels[i]))) {
     throw new LabelMismatchError(`${dir}: the checkpoint's classifier head was trained for labels ${JSON.stringify(have)}, ` +

@@ -14,7 +14,7 @@ import type { BertClassifier } from '../model/bert.js';
 import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safetensors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { evaluate } from './evaluate.js';
-import type { Metrics } from './metrics.js';
+import { argmaxRows, type Metrics } from './metrics.js';
 import { Adam } from './optimizer.js';
 import { JsonlLog, type ProgressSink } from './progress.js';
 import type { TrainSettings } from './recipes.js';
@@ -85,8 +85,7 @@ export class Trainer {
     private readonly out: TrainOutput, private readonly progress: ProgressSink) {
     if (data.train.length === 0) throw new Error('the training set is empty');
     this.sampler = new BatchSampler(data.train.length, {
-      batchSize: s.batchSize, shuffle: s.shuffle, seed: s.seed >>> 0, lastBatch: s.lastBatch,
-      bucketing: s.bucketing ? { lengths: data.train.map((e) => e.inputIds.length) } : undefined,
+      ...this.orderOptions(), bucketing: s.bucketing ? { lengths: data.train.map((e) => e.inputIds.length) } : undefined,
     });
     this.adam = new Adam(model.params, model.grads, model.tensors, {
       kind: s.optimizer, beta1: s.beta1, beta2: s.beta2, eps: s.adamEps, weightDecay: s.weightDecay,
@@ -98,11 +97,14 @@ export class Trainer {
     };
   }
 
+  private orderOptions() {
+    return { batchSize: this.s.batchSize, shuffle: this.s.shuffle, seed: this.s.seed >>> 0, lastBatch: this.s.lastBatch };
+  }
+
   /** Optimizer steps of the whole run: batches of every epoch (rollover changes them per epoch) / grad-accum. */
   private countTotalSteps(): number {
-    const probe = new BatchSampler(this.data.train.length, {
-      batchSize: this.s.batchSize, shuffle: this.s.shuffle, seed: this.s.seed >>> 0, lastBatch: this.s.lastBatch,
-    });
+    // bucketing regroups examples but never changes how many batches an epoch has
+    const probe = new BatchSampler(this.data.train.length, this.orderOptions());
     let batches = 0;
     for (let e = 0; e < this.s.epochs; e++) {
       batches += probe.epochBatches().length;
@@ -155,6 +157,7 @@ export class Trainer {
     const warmupSteps = Math.ceil(s.warmupRatio * st.totalSteps);
     const sched = { baseLr: s.lr, kind: s.schedule, warmupSteps, totalSteps: st.totalSteps };
     const collateOpts = { padding: s.padding, maxLen: s.maxLen, padId: this.data.padId };
+    const predBuf = new Int32Array(s.batchSize);
     let reason: StopReason = 'finished';
     this.progress.start(st.totalSteps, st.step);
     let t0 = performance.now();
@@ -178,11 +181,8 @@ export class Trainer {
           r.windowBatches++;
           r.windowSeqs += batch.size;
           r.seen += batch.size;
-          for (let i = 0; i < batch.size; i++) {
-            let best = 0;
-            for (let c = 1; c < C; c++) if (logits[i * C + c]! > logits[i * C + best]!) best = c;
-            if (best === batch.labels[i]) r.correct++;
-          }
+          const pred = argmaxRows(logits, batch.size, C, predBuf);
+          for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) r.correct++;
           if (accumulated < s.gradAccum && b + 1 < nBatches) continue;
           // optimizer step (a partial accumulation at the epoch's end still steps, with what it has)
           accumulated = 0;

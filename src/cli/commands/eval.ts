@@ -5,6 +5,7 @@ import { readDataset } from '../../data/dataset.js';
 import { encodeDataset } from '../../data/encode.js';
 import { TASK_NAMES } from '../../data/tasks.js';
 import { native } from '../../native/index.js';
+import { labelList } from '../../model/config.js';
 import { openModel } from '../../model/open.js';
 import { evaluate } from '../../train/evaluate.js';
 import { addDataOptions, datasetOptions, numberFlag, type DataFlags } from '../data-options.js';
@@ -37,7 +38,7 @@ export function register(program: Command): void {
     if (!existsSync(f.data)) throw new UsageError(`--data ${f.data}: no such file`);
     const { model, tokenizer } = await openModel(f.model, { seed: 0 });
     if (f.dtype === 'bf16') model.setComputeType('bf16');
-    const labels = Object.keys(model.config.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => model.config.id2label[k]!);
+    const labels = labelList(model.config.id2label);
     const examples = encodeDataset(readDataset(f.data, datasetOptions(f, true)), tokenizer, labels, maxLen);
     const res = evaluate(model, examples, { batchSize, maxLen, padId: tokenizer.vocab.padId });
     if (!res.metrics) throw new Error(`${f.data}: some examples have no label; eval needs a labelled file (use predict)`);
