@@ -16,11 +16,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { native } from '../src/native/index.js';
 import type { GemmParams } from '../src/native/index.js';
+import { assumedCpuGhz, cpuPeakGflops } from '../src/util/cpu-peak.js';
 
 interface Args { threads: number; torch: boolean; repsSeconds: number; ghz: number }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { threads: native.info().threads, torch: true, repsSeconds: 0.6, ghz: cpuGhz() };
+  const args: Args = { threads: native.info().threads, torch: true, repsSeconds: 0.6, ghz: assumedCpuGhz() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {
@@ -38,14 +39,6 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** Nominal clock from /proc/cpuinfo ("cpu MHz"), else 2.0 GHz. */
-function cpuGhz(): number {
-  if (existsSync('/proc/cpuinfo')) {
-    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return Number(m[1]) / 1000;
-  }
-  return 2.0;
-}
-
 interface Case { layer: string; op: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 
 const LAYERS: [string, number, number][] = [  // name, N (out features), K (in features)
@@ -184,12 +177,12 @@ function main(): void {
   const args = parseArgs(process.argv.slice(2));
   native.setThreads(args.threads);
   const info = native.info();
-  const peak = args.threads * args.ghz * 64;
+  const peak = cpuPeakGflops('fp32', args.threads, args.ghz);
   const fmt = (x: number | undefined, d = 1) => (x === undefined ? 'n/a' : x.toFixed(d));
   console.log(`# GEMM benchmark (M = ${M} tokens, BERT-base)\n`);
   console.log(`addon: backend=${info.backend} version=${info.version} isa=${info.isa || '-'} threads=${args.threads}`);
   console.log(`cpu: ${os.cpus()[0]?.model ?? '?'}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`peak fp32 = ${args.threads} cores x ${args.ghz.toFixed(2)} GHz (assumed, nominal) x 64 flop/cycle = ${peak.toFixed(1)} GFLOP/s\n`);
+  console.log(`peak fp32 = ${peak.assumption} = ${peak.gflops.toFixed(1)} GFLOP/s\n`);
 
   const list = cases();
   const defaultBackend = info.backend;
@@ -216,12 +209,12 @@ function main(): void {
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   list.forEach((c, i) => {
     const r = res[i], t32 = tf(i, false), t16 = tf(i, true);
-    console.log(`| ${c.layer} | ${c.op} ${c.m}x${c.n}x${c.k} | ${fmt(r.f32)} | ${fmt((100 * r.f32) / peak, 0)}% | ${fmt(t32)} | ` +
+    console.log(`| ${c.layer} | ${c.op} ${c.m}x${c.n}x${c.k} | ${fmt(r.f32)} | ${fmt((100 * r.f32) / peak.gflops, 0)}% | ${fmt(t32)} | ` +
       `${t32 ? fmt(r.f32 / t32, 2) + 'x' : 'n/a'} | ${fmt(r.b16)} | ${fmt(r.b16 / r.f32, 2)}x | ${fmt(t16)} | ${fmt(r.builtin)} |`);
   });
   const geo = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
   const g32 = geo(res.map((r) => r.f32)), g16 = geo(res.map((r) => r.b16));
-  console.log(`\ngeometric mean: ${defaultBackend} fp32 ${g32.toFixed(1)} GFLOP/s (${((100 * g32) / peak).toFixed(0)}% of peak), ` +
+  console.log(`\ngeometric mean: ${defaultBackend} fp32 ${g32.toFixed(1)} GFLOP/s (${((100 * g32) / peak.gflops).toFixed(0)}% of peak), ` +
     `bf16 ${g16.toFixed(1)} GFLOP/s (${(g16 / g32).toFixed(2)}x fp32), builtin fp32 ${geo(res.map((r) => r.builtin)).toFixed(1)} GFLOP/s`);
   if (typeof torch !== 'string') {
     const t32 = geo(list.map((_, i) => tf(i, false)!)), t16 = geo(list.map((_, i) => tf(i, true)!));

@@ -9,6 +9,7 @@ import { Adam } from '../../train/optimizer.js';
 import type { Batch } from '../../data/types.js';
 import { numberFlag } from '../data-options.js';
 import { UsageError } from '../errors.js';
+import { cpuPeakGflops } from '../../util/cpu-peak.js';
 
 interface BenchFlags {
   model?: string;
@@ -30,16 +31,6 @@ export function forwardFlops(c: BertConfig, B: number, S: number): number {
   const attention = L * 4 * B * S * S * H;
   const head = 2 * B * (H * H + H * c.num_labels);
   return dense + attention + head;
-}
-
-/** fp32 peak of this machine: cores x clock x 64 FLOP/cycle (two AVX-512 FMA units); bf16 doubles it (AVX512-BF16). */
-export function machinePeakGflops(dtype: 'fp32' | 'bf16', threads: number): { gflops: number; assumption: string } {
-  const ghz = Number(process.env.BERTFIT_CPU_GHZ ?? 1.83);
-  const fp32 = threads * ghz * 64;
-  return {
-    gflops: dtype === 'bf16' ? 2 * fp32 : fp32,
-    assumption: `${threads} cores x ${ghz} GHz x ${dtype === 'bf16' ? 128 : 64} FLOP/cycle (set BERTFIT_CPU_GHZ to change)`,
-  };
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
@@ -97,7 +88,7 @@ export function register(program: Command): void {
       const flops = forwardFlops(c, B, S) * (f.mode === 'train' ? 3 : 1);
       const gflops = flops / step / 1e9;
       const threads = native.info().threads;
-      const peak = machinePeakGflops(f.dtype, threads);
+      const peak = cpuPeakGflops(f.dtype, threads);
       const rssMb = process.resourceUsage().maxRSS / 1024;
       const shape = f.model ?? f.config;
       console.log(`${shape} (${c.num_hidden_layers}L, H${c.hidden_size}) B=${B} S=${S} ${f.dtype} ${f.mode}: ` +
