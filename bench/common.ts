@@ -27,15 +27,15 @@ export function haveTorch(): boolean {
   return spawnSync(systemPython, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Runs a command; returns its last JSON line (every benchmarked command ends with one) and the other stdout lines. */
-export function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { json: Record<string, number | string>; lines: string[] } {
+/** Runs a command; returns its last JSON line (every benchmarked command ends with one), its other stdout lines and its stderr lines. */
+export function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { json: Record<string, number | string>; lines: string[]; errLines: string[] } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 64 << 20 });
   const lines = r.stdout.split('\n').filter((l) => l && !l.startsWith('{'));
   process.stderr.write(lines.map((l) => `  | ${l}\n`).join(''));
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`${cmd} ${args.join(' ')} printed no JSON line`);
-  return { json: JSON.parse(line), lines };
+  return { json: JSON.parse(line), lines, errLines: r.stderr.split('\n').filter(Boolean) };
 }
 
 /** Runs a command and returns its last JSON line. */

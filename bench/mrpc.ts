@@ -25,13 +25,29 @@ const EPOCHS = 3;
 const out = path.resolve(o.out!);
 mkdirSync(out, { recursive: true });
 
-interface Run { engine: string; seed: number; acc: number; f1: number; bestAcc?: number; wall: number; seqPerS: number; epochS: number; reused: boolean }
+interface Run {
+  engine: string; seed: number; acc: number; f1: number; bestAcc?: number; trainLoss: number; wall: number; seqPerS: number; epochS: number; reused: boolean;
+}
 const runs: Run[] = [];
 
-/** Runs `bertfit finetune` on MiniLM-L6 / MRPC; returns its stdout lines. */
+/** Runs `bertfit finetune` on MiniLM-L6 / MRPC; returns its output lines (progress lines go to stderr). */
 function finetune(args: string[]): string[] {
-  return runJson(process.execPath, [cli, 'finetune', '--model', 'minilm-l6', '--task', 'mrpc', '--threads', o.threads!, ...args],
-    { ...process.env, CI: 'true' }).lines;
+  const r = runJson(process.execPath, [cli, 'finetune', '--model', 'minilm-l6', '--task', 'mrpc', '--threads', o.threads!, ...args],
+    { ...process.env, CI: 'true' });
+  return [...r.lines, ...r.errLines];
+}
+
+/**
+ * The last epoch's mean training loss of a run made before metrics.json recorded it: log.jsonl has the mean batch loss
+ * of each logged window of steps, so weight each by its number of steps (one batch per step at grad-accum 1).
+ */
+function lastEpochLossFromLog(file: string): number {
+  const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; epoch: number; step: number; loss: number });
+  const train = rows.filter((r) => r.type === 'train');
+  const lastEpoch = Math.max(...train.map((r) => r.epoch));
+  let prev = Math.max(0, ...train.filter((r) => r.epoch < lastEpoch).map((r) => r.step)), sum = 0, n = 0;
+  for (const r of train.filter((t) => t.epoch === lastEpoch)) { sum += r.loss * (r.step - prev); n += r.step - prev; prev = r.step; }
+  return sum / n;
 }
 
 for (const seed of o.seeds!.split(',').map(Number)) {
@@ -46,7 +62,8 @@ for (const seed of o.seeds!.split(',').map(Number)) {
   }
   const m = JSON.parse(readFileSync(metricsFile, 'utf8'));
   const last = m.history.at(-1);
-  runs.push({ engine: `bertfit ${o.dtype}`, seed, acc: last.accuracy, f1: last.f1, bestAcc: m.dev.accuracy, wall: m.wall_s,
+  runs.push({ engine: `bertfit ${o.dtype}`, seed, acc: last.accuracy, f1: last.f1, bestAcc: m.dev.accuracy,
+    trainLoss: last.train_loss ?? lastEpochLossFromLog(path.join(dir, 'log.jsonl')), wall: m.wall_s,
     seqPerS: m.train_seq_per_s, epochS: m.wall_s / m.history.length, reused });
 }
 
@@ -67,8 +84,9 @@ if (o['with-hf']) {
         '--threads', o.threads!], torchEnv(Number(o.threads)));
       writeFileSync(file, `${JSON.stringify(r)}\n`);
     }
-    const per = r.per_epoch as Array<{ train_s: number; eval_s: number }>;
-    runs.push({ engine: `${String(r.engine)} ${hfDtype}`, seed, acc: Number(r.dev_acc), f1: Number(r.dev_f1), wall: Number(r.wall_s),
+    const per = r.per_epoch as Array<{ train_s: number; eval_s: number; train_loss: number }>;
+    runs.push({ engine: `${String(r.engine)} ${hfDtype}`, seed, acc: Number(r.dev_acc), f1: Number(r.dev_f1),
+      trainLoss: per.at(-1)!.train_loss, wall: Number(r.wall_s),
       seqPerS: Number(r.train_seq_per_s), epochS: per.reduce((a, e) => a + e.train_s + e.eval_s, 0) / per.length, reused });
   }
 }
@@ -82,10 +100,10 @@ const lines = [
   `${o.threads} threads. Machine: ${machineLine()}.`,
   `Command: \`${command}\`${runs.some((r) => r.reused) ? ' (rows marked * were taken from an earlier run with --reuse)' : ''}`,
   '',
-  '| engine | seed | dev acc % | dev F1 % | best-epoch acc % | wall s | s / epoch (train+eval) | train seq/s |',
-  '|---|---|---|---|---|---|---|---|',
+  '| engine | seed | dev acc % | dev F1 % | best-epoch acc % | epoch-3 train loss | wall s | s / epoch (train+eval) | train seq/s |',
+  '|---|---|---|---|---|---|---|---|---|',
   ...runs.map((r) => `| ${r.engine}${r.reused ? ' *' : ''} | ${r.seed} | ${pct(r.acc)} | ${pct(r.f1)} | ` +
-    `${r.bestAcc !== undefined ? pct(r.bestAcc) : '-'} | ${r.wall.toFixed(0)} | ${r.epochS.toFixed(0)} | ${r.seqPerS.toFixed(1)} |`),
+    `${r.bestAcc !== undefined ? pct(r.bestAcc) : '-'} | ${r.trainLoss.toFixed(4)} | ${r.wall.toFixed(0)} | ${r.epochS.toFixed(0)} | ${r.seqPerS.toFixed(1)} |`),
   '',
 ];
 const engines = [...new Set(runs.map((r) => r.engine))];
@@ -96,8 +114,11 @@ for (const engine of engines) {
   const spread = (f: (r: Run) => number) => Math.max(...rs.map(f)) - Math.min(...rs.map(f));
   means.set(engine, mean((r) => r.acc));
   lines.push(`- ${engine}: mean dev accuracy ${pct(mean((r) => r.acc))}% (spread ${pct(spread((r) => r.acc))}), ` +
-    `mean F1 ${pct(mean((r) => r.f1))}% (spread ${pct(spread((r) => r.f1))}), ${mean((r) => r.epochS).toFixed(0)} s per epoch, ` +
-    `${mean((r) => r.seqPerS).toFixed(1)} train seq/s over ${rs.length} seed(s)`);
+    `mean F1 ${pct(mean((r) => r.f1))}% (spread ${pct(spread((r) => r.f1))}), mean epoch-3 train loss ${mean((r) => r.trainLoss).toFixed(4)}, ` +
+    `${mean((r) => r.epochS).toFixed(0)} s per epoch, ` +
+    `${mean((r) => r.seqPerS).toFixed(1)} train seq/s over ${rs.length} seed(s)` +
+    (rs.length > 3 ? `; over seeds ${rs.slice(0, 3).map((r) => r.seed).join(', ')} only: mean dev accuracy ` +
+      `${pct(rs.slice(0, 3).reduce((a, r) => a + r.acc, 0) / 3)}%` : ''));
 }
 if (engines.length === 2) {
   const [a, b] = engines as [string, string];

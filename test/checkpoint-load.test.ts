@@ -9,7 +9,7 @@ import { loadCheckpoint, type LoadedCheckpoint } from '../src/model/checkpoint/l
 import { classifyName, expectedTensors } from '../src/model/checkpoint/names.js';
 import { encodeSafetensors, readSafetensors, type TensorToWrite } from '../src/model/checkpoint/safetensors.js';
 import { saveCheckpoint } from '../src/model/checkpoint/save.js';
-import { replaceDirAtomic, writeFileAtomic, writeFileDurable } from '../src/util/atomic.js';
+import { recoverReplacedDir, replaceDirAtomic, writeFileAtomic, writeFileDurable } from '../src/util/atomic.js';
 import { assertSameBits, copyFixture, fixture, reference, tempDir } from './checkpoint-fixtures.js';
 
 function assertTensors(ck: LoadedCheckpoint, want: Map<string, Float32Array>, skip: string[] = []): void {
@@ -291,6 +291,37 @@ test('a saved config.json keeps extra fields but pins the architecture and float
     assert.equal(cfg.extra, undefined);
     assert.deepEqual(parseConfig(cfg).extra, { architectures: ['BertForSequenceClassification'], model_type: 'bert', pad_token_id: 0, torch_dtype: 'float32' });
     assert.deepEqual(loadCheckpoint(path.join(dir, 'o')).missingHeads, []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a save interrupted between its two renames is recovered on the next load or save, nothing lost', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // The crash left the old checkpoint as ck.old-<pid> and the complete new one as ck.tmp-<pid>: the new one wins.
+    const ck = path.join(dir, 'ck');
+    copyFixture('bert-cls', path.join(dir, 'ck.tmp-4242'), ['pytorch_model.bin']);
+    mkdirSync(path.join(dir, 'ck.old-4242'));
+    writeFileSync(path.join(dir, 'ck.old-4242', 'stale'), 'old');
+    const loaded = loadCheckpoint(ck);
+    assert.match(loaded.notices[0]!, /ck: recovered the new version from ck\.tmp-4242 \(an earlier save was interrupted\)/);
+    assert.deepEqual(readdirSync(dir), ['ck']);
+    assertTensors(loaded, reference.f32);
+
+    // Only the old one is left (the new one never got its name): it is put back before the next save replaces it.
+    renameSync(ck, path.join(dir, 'ck.old-77'));
+    assert.match(recoverReplacedDir(ck)!, /recovered the previous version from ck\.old-77/);
+    assert.equal(loadCheckpoint(ck).tensors.size, reference.f32.size);
+    renameSync(ck, path.join(dir, 'ck.old-78'));
+    replaceDirAtomic(ck, (tmp) => writeFileDurable(path.join(tmp, 'a'), 'new'));
+    assert.deepEqual(readdirSync(dir), ['ck']);
+    assert.deepEqual(readdirSync(ck), ['a']);
+
+    // Nothing to do: the directory is there, or there never was one.
+    assert.equal(recoverReplacedDir(ck), undefined);
+    assert.equal(recoverReplacedDir(path.join(dir, 'none')), undefined);
+    assert.throws(() => loadCheckpoint(path.join(dir, 'none')), /checkpoint directory .*none does not exist/);
   } finally {
     cleanup();
   }

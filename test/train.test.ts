@@ -74,7 +74,13 @@ test('an interrupted run resumed from checkpoint-last ends with bit-identical we
   assert.equal(second.state.step, ta.trainerState.step);
   assert.ok(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(a.opened.model.params.buffer)), 'weights differ after resume');
   // and the interruption changed nothing else a user sees: the same dev history
-  assert.deepEqual(second.state.history.map((h) => h.accuracy), ta.trainerState.history.map((h) => h.accuracy));
+  const seen = (h: typeof second.state.history) => h.map((e) => [e.accuracy, e.train_loss, e.train_accuracy]);
+  assert.deepEqual(seen(second.state.history), seen(ta.trainerState.history));
+  // each epoch's mean training loss and accuracy are recorded beside its dev metrics (the interrupted epoch's too)
+  for (const h of second.state.history) {
+    assert.ok(Number.isFinite(h.train_loss) && h.train_loss! > 0 && h.train_loss! < 5, `train_loss ${h.train_loss}`);
+    assert.ok(h.train_accuracy! >= 0 && h.train_accuracy! <= 1, `train_accuracy ${h.train_accuracy}`);
+  }
 });
 
 test('resuming with different settings is refused with a message naming the setting', async () => {

@@ -50,7 +50,8 @@ export interface TrainerState {
   running: RunningStats;
   best: { value: number; epoch: number; step: number } | null;
   evalsWithoutImprovement: number;
-  history: Array<Metrics & { epoch: number; step: number }>;
+  /** dev metrics after each epoch, with that epoch's mean training loss and accuracy (per example) */
+  history: Array<Metrics & { epoch: number; step: number; train_loss?: number; train_accuracy?: number }>;
   done: boolean;
 }
 
@@ -220,9 +221,11 @@ export class Trainer {
         this.sampler.nextEpoch();
         st.epochStart = this.sampler.state();
         st.batchInEpoch = 0;
+        const ended = st.running;
+        const train = ended.seen > 0 ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : {};
         st.running = freshStats();
         if (s.evalEachEpoch && this.data.dev) {
-          const stop = this.evalAndKeepBest(epoch + 1, log);
+          const stop = this.evalAndKeepBest(epoch + 1, log, train);
           if (stop) { reason = 'early-stop'; st.done = true; }
         }
         if (this.sampler.epoch >= s.epochs) st.done = true;
@@ -255,14 +258,15 @@ export class Trainer {
   }
 
   /** Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires. */
-  private evalAndKeepBest(epoch: number, log: JsonlLog): boolean {
+  private evalAndKeepBest(epoch: number, log: JsonlLog, train: { train_loss?: number; train_accuracy?: number }): boolean {
     const st = this.state;
     const res = evaluate(this.model, this.data.dev!, { batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId });
     const m = res.metrics!;
-    st.history.push({ ...m, epoch, step: st.step });
+    st.history.push({ ...m, epoch, step: st.step, ...train });
     const value = m[this.s.metric];
-    this.progress.line(`dev after epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)} f1 ${m.f1.toFixed(4)} loss ${m.loss.toFixed(4)} (${m.examples} examples)`);
-    log.write({ type: 'eval', epoch, step: st.step, ...m });
+    this.progress.line(`dev after epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)} f1 ${m.f1.toFixed(4)} loss ${m.loss.toFixed(4)} (${m.examples} examples)` +
+      (train.train_loss !== undefined ? `; epoch train loss ${train.train_loss.toFixed(4)}` : ''));
+    log.write({ type: 'eval', epoch, step: st.step, ...m, ...train });
     if (!st.best || value > st.best.value) {
       st.best = { value, epoch, step: st.step };
       st.evalsWithoutImprovement = 0;

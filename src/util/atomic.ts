@@ -1,7 +1,7 @@
 // Crash-safe writes: data goes to a temporary sibling, is fsynced, and only then renamed into place (rename is
 // atomic within a filesystem), and the parent directory is fsynced so the rename itself survives a power cut.
 // Readers therefore see either the old file/directory or the complete new one, never a torn mix.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** fsyncs a directory so that entries created or renamed in it are durable. */
@@ -49,8 +49,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
  *
  * fill receives an empty `<dir>.tmp-<pid>` and must write (and fsync, e.g. with writeFileDurable) every file in it.
  * The old directory is renamed to `<dir>.old-<pid>`, the new one renamed into place, and the old one deleted; a crash
- * leaves either the old or the new directory under `<dir>` (or, between the two renames, the old one beside it).
- * If fill throws, the temporary directory is removed and `dir` is untouched.
+ * leaves either the old or the new directory under `<dir>` (or, between the two renames, both beside it, which
+ * recoverReplacedDir puts right). If fill throws, the temporary directory is removed and `dir` is untouched.
  */
 export function replaceDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
   const tmp = prepareTmpDir(dir);
@@ -75,8 +75,31 @@ export async function replaceDirAtomicAsync(dir: string, fill: (tmpDir: string) 
   commitDir(tmp, dir);
 }
 
+/**
+ * Finishes a replaceDirAtomic that a crash cut short between its two renames, so nothing is lost: when `dir` is
+ * missing but `<dir>.old-<pid>` exists, the new `<dir>.tmp-<pid>` of that pid is complete (the renames start only
+ * after it was filled and fsynced) and becomes `dir`; without it the old directory is put back. Returns what it did,
+ * or undefined when there was nothing to recover. Called before every load of, and every save over, a directory.
+ */
+export function recoverReplacedDir(dir: string): string | undefined {
+  const abs = path.resolve(dir);
+  if (existsSync(abs)) return undefined;
+  const parent = path.dirname(abs), base = path.basename(abs);
+  if (!existsSync(parent)) return undefined;
+  const olds = readdirSync(parent).filter((n) => n.startsWith(`${base}.old-`)).sort();
+  if (olds.length === 0) return undefined;
+  const pid = olds.at(-1)!.slice(`${base}.old-`.length);
+  const old = path.join(parent, olds.at(-1)!), tmp = path.join(parent, `${base}.tmp-${pid}`);
+  const from = existsSync(tmp) ? tmp : old;
+  renameSync(from, abs);
+  fsyncDir(parent);
+  if (from === tmp) rmSync(old, { recursive: true, force: true });
+  return `${dir}: recovered ${from === tmp ? 'the new' : 'the previous'} version from ${path.basename(from)} (an earlier save was interrupted)`;
+}
+
 function prepareTmpDir(dir: string): string {
   const abs = path.resolve(dir);
+  recoverReplacedDir(abs);
   mkdirSync(path.dirname(abs), { recursive: true });
   const tmp = `${abs}.tmp-${process.pid}`;
   // A leftover from an earlier crashed run that had this pid.

@@ -14,7 +14,7 @@ import { evaluate, softmaxRow } from '../../train/evaluate.js';
 import { makeProgress } from '../../train/progress.js';
 import { RECIPES, type TrainSettings } from '../../train/recipes.js';
 import { Trainer } from '../../train/trainer.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { recoverReplacedDir, writeFileAtomic } from '../../util/atomic.js';
 import { addDataOptions, datasetOptions, numberFlag, type DataFlags } from '../data-options.js';
 import { UsageError } from '../errors.js';
 
@@ -144,6 +144,7 @@ async function loadSplits(f: FinetuneFlags, s: TrainSettings): Promise<Splits> {
 async function finetune(f: FinetuneFlags): Promise<number> {
   const s = settingsFrom(f);
   if (f.threads) native.setThreads(numberFlag('threads', f.threads, (x) => Number.isInteger(x) && x > 0, 'a positive integer')!);
+  if (f.resume) recoverReplacedDir(f.resume);
   if (f.resume && !existsSync(f.resume)) throw new UsageError(`--resume ${f.resume}: no such directory`);
   const splits = await loadSplits(f, s);
   const progress = makeProgress();

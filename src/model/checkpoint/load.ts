@@ -2,6 +2,7 @@
 // pytorch_model.bin, optional tokenizer_config.json) into canonical float32 tensors checked against the config.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { recoverReplacedDir } from '../../util/atomic.js';
 import { readConfig, type BertConfig } from '../config.js';
 import { CheckpointError } from './errors.js';
 import { classifyName, expectedTensors } from './names.js';
@@ -35,9 +36,10 @@ export interface LoadedCheckpoint {
  * missing, has the wrong shape or an integer dtype, or when the files are malformed.
  */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  const recovered = recoverReplacedDir(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(`checkpoint directory ${dir} does not exist`);
   const config = readConfig(path.join(dir, 'config.json'));
-  const notices: string[] = [];
+  const notices: string[] = recovered ? [recovered] : [];
 
   const st = path.join(dir, 'model.safetensors');
   const bin = path.join(dir, 'pytorch_model.bin');
