@@ -8,11 +8,11 @@
 //   dW   dW = dY^T X     (TN)
 // plus the attention products per (batch, head) inside a fused [B*S, 3H] QKV buffer (strided batch), where the
 // oneDNN "loop" and "4d" batch modes (BERTFIT_GEMM_BATCH) are compared. torch.mm runs in a child /usr/bin/python3
-// with the same thread count. Peak = cores * GHz * 64 flop/cycle (two AVX-512 FMA units, fp32). Each figure is the
+// with the same thread count. Peak: src/util/cpu-peak.ts (cores * GHz * 64 flop/cycle, fp32). Each figure is the
 // best of repeated calls (see timeIt), for ours and torch alike.
 import { spawnSync } from 'node:child_process';
 import { torchEnv } from './common.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { native } from '../src/native/index.js';
 import type { GemmParams } from '../src/native/index.js';
@@ -38,7 +38,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Nominal clock from /proc/cpuinfo ("cpu MHz"), else 2.0 GHz. */
 interface Case { layer: string; op: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 
 const LAYERS: [string, number, number][] = [  // name, N (out features), K (in features)

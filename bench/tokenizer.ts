@@ -1,9 +1,7 @@
 // Tokenizer throughput on MRPC train (3668 pairs): read + tokenize + pair-encode, reported as tokens/s on
 // one core (Node runs this single-threaded). `npm run bench:tokenizer`; needs ../shared beside the checkout.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../src/util/paths.js';
-import { fileURLToPath } from 'node:url';
+import { sharedDir as shared } from '../src/util/paths.js';
 import { encodeDataset } from '../src/data/encode.js';
 import { taskDatasets } from '../src/data/tasks.js';
 import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
@@ -11,8 +9,6 @@ import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
 const MAX_LEN = 128;
 const REPEATS = 20;
 
-
-const shared = path.resolve(packageRoot, '../shared');
 const ms = (t0: number): number => performance.now() - t0;
 
 let t0 = performance.now();

@@ -3,16 +3,15 @@
 // Usage: node dist/bench/vs-torch.js [--config base] [--batch 32] [--seq 128] [--steps 3] [--threads 2] [--only train|infer]
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import { namedConfig } from '../src/model/config.js';
 import { cli, haveTorch, lastJson, machineLine, systemPython, torchBench, torchEnv, updateResults } from './common.js';
 
-const SHAPES: Record<string, string[]> = {
-  tiny: ['--layers', '2', '--hidden', '128', '--heads', '2', '--ff', '512'],
-  mini: ['--layers', '4', '--hidden', '256', '--heads', '4', '--ff', '1024'],
-  small: ['--layers', '4', '--hidden', '512', '--heads', '8', '--ff', '2048'],
-  medium: ['--layers', '8', '--hidden', '512', '--heads', '8', '--ff', '2048'],
-  base: [],
-  large: ['--layers', '24', '--hidden', '1024', '--heads', '16', '--ff', '4096'],
-};
+/** torch_bert.py's shape flags for a named bertfit shape (its defaults are BERT-base, so base passes none). */
+function torchShapeArgs(name: string): string[] {
+  const c = namedConfig(name);
+  return name === 'base' ? [] : ['--layers', String(c.num_hidden_layers), '--hidden', String(c.hidden_size),
+    '--heads', String(c.num_attention_heads), '--ff', String(c.intermediate_size)];
+}
 
 const { values: o } = parseArgs({ options: {
   config: { type: 'string', default: 'base' }, batch: { type: 'string', default: '32' }, seq: { type: 'string', default: '128' },
@@ -30,7 +29,7 @@ for (const mode of ['train', 'infer']) {
     let theirs: Record<string, number | string> | null = null;
     if (torchOk) {
       console.error(`${o.config} B=${o.batch} S=${o.seq} ${dtype} ${mode}: PyTorch ...`);
-      theirs = lastJson(systemPython, [torchBench, o.batch!, o.seq!, dtype, o.steps!, '--mode', mode, ...SHAPES[o.config!]!], torchEnv(Number(o.threads)));
+      theirs = lastJson(systemPython, [torchBench, o.batch!, o.seq!, dtype, o.steps!, '--mode', mode, ...torchShapeArgs(o.config!)], torchEnv(Number(o.threads)));
     }
     const ratio = theirs ? (Number(ours.step_s) / Number(theirs.step_s)).toFixed(2) : 'n/a';
     rows.push(`| ${mode} | ${dtype} | ${Number(ours.step_s).toFixed(3)} | ${theirs ? Number(theirs.step_s).toFixed(3) : 'n/a'} | **${ratio}** | ` +
