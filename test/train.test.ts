@@ -132,13 +132,13 @@ test('bad settings fail before any work with a clear message and exit code 2', (
     { text_a: 'a b', label: 'x' }, { text_a: 'c d', label: 'y' }, { text_a: 'e f', label: 'z' }]);
   const base = ['finetune', '--model', 'random:tiny', '--out', path.join(dir, 'out')];
   const cases: Array<[string[], RegExp]> = [
-    [[...base, '--train', trainFile, '--lr', '0'], /--lr must be a number in \(0, 1\), got "0"/],
-    [[...base, '--train', trainFile, '--lr', '-1e-5'], /--lr must be a number in \(0, 1\), got "-1e-5"/],
-    [[...base, '--train', trainFile, '--batch-size', '0'], /--batch-size must be a positive integer, got "0"/],
-    [[...base, '--train', trainFile, '--epochs', 'three'], /--epochs must be a positive integer, got "three"/],
+    [[...base, '--train', trainFile, '--lr', '0'], /--lr must be a number in \(0, 1\), got 0/],
+    [[...base, '--train', trainFile, '--lr', '-1e-5'], /--lr must be a number in \(0, 1\), got -0.00001/],
+    [[...base, '--train', trainFile, '--batch-size', '0'], /--batch-size must be a positive integer, got 0/],
+    [[...base, '--train', trainFile, '--epochs', 'three'], /--epochs must be a number, got "three"/],
     [[...base, '--train', path.join(dir, 'missing.jsonl')], /--train .*missing\.jsonl: no such file/],
     [[...base, '--train', trainFile, '--dev', path.join(dir, 'nodev.tsv')], /--dev .*nodev\.tsv: no such file/],
-    [[...base], /nothing to train on: give --task mrpc or --train FILE/],
+    [[...base], /nothing to train on: give a task \(--task mrpc\) or a training file \(--train FILE\)/],
     [[...base, '--train', trainFile, '--resume', path.join(dir, 'nowhere')], /--resume .*nowhere: no such directory/],
     [[...base, '--train', trainFile, '--optimizer', 'sgd'], /argument 'sgd' is invalid/],
     [['finetune', '--model', path.join(repoRoot, 'fixtures', 'train', 'checkpoint'), '--out', path.join(dir, 'o2'), '--train', three],

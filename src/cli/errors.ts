@@ -1,9 +1,7 @@
-// Error kinds the CLI maps to exit codes: UsageError -> 2, anything else -> 1.
+// Error kinds the CLI maps to exit codes: UsageError (from the library, src/errors.ts) -> 2, anything else -> 1.
+import { OptionError, UsageError, flagOf } from '../errors.js';
 
-/** Bad command-line settings or arguments: exit code 2, reported before any work starts. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export function exitCodeFor(e: unknown): number {
   return e instanceof UsageError ? 2 : 1;
@@ -12,7 +10,9 @@ export function exitCodeFor(e: unknown): number {
 export function formatError(e: unknown): string {
   if (e instanceof Error) {
     const debug = process.env.BERTFIT_DEBUG === '1';
-    return `bertfit: ${e.message}` + (debug && e.stack ? `\n${e.stack}` : '');
+    // The library names an option as the API spells it; on the command line it is a flag.
+    const message = e instanceof OptionError ? `${flagOf(e.option)} ${e.problem}` : e.message;
+    return `bertfit: ${message}` + (debug && e.stack ? `\n${e.stack}` : '');
   }
   return `bertfit: ${String(e)}`;
 }

@@ -1,5 +1,5 @@
 // Reading a dataset file (TSV, CSV or JSON lines) into Examples, with errors that name file, line and field.
-import { DataError } from './errors.js';
+import { DataError, type DataLocation } from './errors.js';
 import { type Row, parseCsv, parseTsv } from './delimited.js';
 import { type FieldLocation, hasValue, jsonString, parseJsonObject } from './json.js';
 import { readTextFile, splitLines } from './text.js';
@@ -25,7 +25,16 @@ export interface DatasetOptions {
   textB?: Column | null;
   /** label (default "label"); null for an unlabeled file (prediction) */
   label?: Column | null;
+  /**
+   * a row whose text is empty (or only whitespace): 'error' (default: a training file with such rows is usually
+   * broken), 'allow' (the original tokenizer encodes it as [CLS] [SEP]; right for prediction), or 'skip' the row
+   */
+  emptyText?: EmptyTextPolicy;
+  /** called for every row skipped under emptyText 'skip', with where it is */
+  onSkip?: (where: DataLocation) => void;
 }
+
+export type EmptyTextPolicy = 'error' | 'allow' | 'skip';
 
 const DEFAULTS = { textA: 'text_a', textB: 'text_b', label: 'label' } as const;
 
@@ -94,16 +103,22 @@ function parseTable(rows: Row[], file: string, options: DatasetOptions): Example
     : resolve(options.textB, 'textB');
   const l = options.label === null ? -1 : resolve(options.label ?? DEFAULTS.label, 'label');
 
-  return data.map(({ fields, line }) => {
+  const examples: Example[] = [];
+  for (const { fields, line } of data) {
     if (fields.length !== width) {
       throw new DataError({ file, line },
         `ragged row: ${fields.length} fields, expected ${width} as in the ${header ? 'header' : 'first row'}`);
     }
-    const ex: Example = { textA: requireText(fields[a]!, { file, line, field: columnName(a) }), line, source: file };
-    if (b >= 0) ex.textB = requireText(fields[b]!, { file, line, field: columnName(b) });
+    const texts = [{ value: fields[a]!, where: { file, line, field: columnName(a) } }];
+    if (b >= 0) texts.push({ value: fields[b]!, where: { file, line, field: columnName(b) } });
+    if (!textsUsable(texts, options)) continue;
+    const ex: Example = { textA: texts[0]!.value, line, source: file };
+    if (b >= 0) ex.textB = texts[1]!.value;
     if (l >= 0) ex.label = requireLabel(fields[l]!, { file, line, field: columnName(l) });
-    return ex;
-  });
+    examples.push(ex);
+  }
+  if (examples.length === 0) throw new DataError({ file }, 'no rows left: every row has an empty text');
+  return examples;
 }
 
 function parseJsonl(text: string, file: string, options: DatasetOptions): Example[] {
@@ -114,20 +129,23 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
   const keyB = options.textB === null ? null : (options.textB ?? DEFAULTS.textB) as string;
   const keyLabel = options.label === null ? null : (options.label ?? DEFAULTS.label) as string;
   const examples: Example[] = [];
+  let skipped = 0;
+  const counting: DatasetOptions = { ...options, onSkip: (w) => { skipped++; options.onSkip?.(w); } };
   splitLines(text).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
     const obj = parseJsonObject(raw, { file, line });
     const at = (field: string): FieldLocation => ({ file, line, field });
-    const ex: Example = { textA: requireText(jsonString(obj, at(keyA)), at(keyA)), line, source: file };
+    const texts = [{ value: jsonString(obj, at(keyA)), where: at(keyA) }];
     // The default text_b is optional line by line; a key chosen explicitly must be on every line.
-    if (keyB !== null && (options.textB !== undefined || hasValue(obj, keyB))) {
-      ex.textB = requireText(jsonString(obj, at(keyB)), at(keyB));
-    }
+    if (keyB !== null && (options.textB !== undefined || hasValue(obj, keyB))) texts.push({ value: jsonString(obj, at(keyB)), where: at(keyB) });
+    if (!textsUsable(texts, counting)) return;
+    const ex: Example = { textA: texts[0]!.value, line, source: file };
+    if (texts[1]) ex.textB = texts[1].value;
     if (keyLabel !== null) ex.label = jsonLabel(obj, at(keyLabel));
     examples.push(ex);
   });
-  if (examples.length === 0) throw new DataError({ file }, 'empty file (no JSON lines)');
+  if (examples.length === 0) throw new DataError({ file }, skipped ? 'no lines left: every line has an empty text' : 'empty file (no JSON lines)');
   return examples;
 }
 
@@ -140,9 +158,14 @@ function jsonLabel(obj: Record<string, unknown>, where: FieldLocation): string {
   throw new DataError(where, `expected a string, integer or boolean label, got ${JSON.stringify(v)}`);
 }
 
-function requireText(value: string, where: FieldLocation): string {
-  if (value.trim() === '') throw new DataError(where, 'empty text');
-  return value;
+/** Whether a row's texts can be used: empty ones are an error, allowed, or make the row skipped (reported). */
+function textsUsable(texts: ReadonlyArray<{ value: string; where: FieldLocation }>, options: DatasetOptions): boolean {
+  const policy = options.emptyText ?? 'error';
+  if (policy === 'allow') return true;
+  const empty = texts.find((t) => t.value.trim() === '');
+  if (empty === undefined) return true;
+  if (policy === 'skip') { options.onSkip?.(empty.where); return false; }
+  throw new DataError(empty.where, 'empty text (skip such rows with --skip-empty / skipEmpty, or fix the file)');
 }
 
 function requireLabel(value: string, where: FieldLocation): string {

@@ -3,4 +3,4 @@ export { PRETRAINED, type PretrainedModel, cacheRoot, findPretrained, installedM
 export {
   MANIFEST_FILE, type InstalledModel, type ModelManifest, checkInstalledModel, sha256File, verifyInstalled,
 } from './installed.js';
-export { type PullOptions, type PullResult, pullModel } from './pull.js';
+export { type PullOptions, type PullResult, pull, pullModel } from './pull.js';

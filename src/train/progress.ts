@@ -44,11 +44,12 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr, forceB
 /** Append-only JSON-lines log (one object per line), flushed line by line so a crash keeps what was logged. */
 export class JsonlLog {
   private fd: number;
-  constructor(readonly file: string, append: boolean) {
+  constructor(readonly file: string, append: boolean, private readonly listener?: (record: Record<string, unknown>) => void) {
     this.fd = openSync(file, append ? 'a' : 'w');
   }
   write(obj: Record<string, unknown>): void {
     writeSync(this.fd, JSON.stringify(obj) + '\n');
+    this.listener?.(obj);
   }
   close(): void {
     if (this.fd >= 0) { fsyncSync(this.fd); closeSync(this.fd); this.fd = -1; }

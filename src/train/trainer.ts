@@ -31,6 +31,8 @@ export interface TrainOutput {
   dir: string;
   vocabText: string;
   doLowerCase: boolean;
+  /** receives every record written to log.jsonl, as it is written */
+  onRecord?: (record: Record<string, unknown>) => void;
 }
 
 /** Everything beyond the weights that a resumed run needs; saved as trainer_state.json in checkpoint-last. */
@@ -152,7 +154,7 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const s = this.s;
     const st = this.state;
-    const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0);
+    const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0, this.out.onRecord);
     const C = this.model.config.num_labels;
     // transformers' TrainingArguments.get_warmup_steps rounds up
     const warmupSteps = Math.ceil(s.warmupRatio * st.totalSteps);

@@ -1,22 +1,11 @@
-// `bertfit finetune`: fine-tune a BERT classifier on a sentence(-pair) dataset (see src/train/recipes.ts).
+// `bertfit finetune`: fine-tune a BERT classifier on a sentence(-pair) dataset. Flags -> finetune() (src/api/finetune.ts).
 import { Option, type Command } from 'commander';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { readDataset } from '../../data/dataset.js';
-import { encodeDataset } from '../../data/encode.js';
-import { labelSet, checkLabels } from '../../data/labels.js';
-import { locateMrpc } from '../../data/mrpc-fetch.js';
-import { TASK_NAMES, taskDatasets } from '../../data/tasks.js';
-import type { Example } from '../../data/types.js';
-import { native } from '../../native/index.js';
-import { LabelMismatchError, openModel } from '../../model/open.js';
-import { evaluate, softmaxRow } from '../../train/evaluate.js';
+import { finetune, type FinetuneOptions } from '../../api/finetune.js';
+import { TASK_NAMES } from '../../data/tasks.js';
+import { flagOf } from '../../errors.js';
 import { makeProgress } from '../../train/progress.js';
 import { RECIPES, type TrainSettings } from '../../train/recipes.js';
-import { Trainer } from '../../train/trainer.js';
-import { recoverReplacedDir, writeFileAtomic } from '../../util/atomic.js';
-import { addDataOptions, datasetOptions, numberFlag, type DataFlags } from '../data-options.js';
-import { UsageError } from '../errors.js';
+import { addDataOptions, dataFileOptions, numberFlag, type DataFlags } from '../data-options.js';
 
 interface FinetuneFlags extends DataFlags {
   model: string;
@@ -31,7 +20,7 @@ interface FinetuneFlags extends DataFlags {
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
   gradAccum?: string; seed?: string; logEvery?: string; padding?: 'fixed' | 'dynamic'; bucketing?: boolean; shuffle?: boolean;
   lastBatch?: 'keep' | 'discard' | 'rollover'; earlyStop?: string; metric?: 'accuracy' | 'f1'; dtype?: 'fp32' | 'bf16';
-  resume?: string; threads?: string; eval?: boolean;
+  resume?: string; threads?: string; eval?: boolean; skipEmpty?: boolean;
 }
 
 const d = RECIPES.default!, t = RECIPES.tutorial!;
@@ -72,149 +61,53 @@ export function register(program: Command): void {
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs with fp32 master weights (default: fp32)').choices(['fp32', 'bf16']))
     .option('--no-eval', 'skip the per-epoch dev evaluation')
     .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings)')
+    .option('--skip-empty', 'skip training/dev rows whose text is empty (counted and reported) instead of refusing the file')
     .option('--threads <n>', 'compute threads (default: BERTFIT_THREADS or all cores)');
   addDataOptions(cmd).action(async (flags: FinetuneFlags) => {
-    process.exitCode = await finetune(flags);
+    process.exitCode = await run(flags);
   });
 }
 
-function settingsFrom(f: FinetuneFlags): TrainSettings {
-  const s: TrainSettings = { ...RECIPES[f.recipe]! };
-  const posInt = (x: number) => Number.isInteger(x) && x > 0;
-  const nonNegInt = (x: number) => Number.isInteger(x) && x >= 0;
-  const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined) => { if (v !== undefined) s[k] = v; };
-  set('epochs', numberFlag('epochs', f.epochs, posInt, 'a positive integer'));
-  set('batchSize', numberFlag('batch-size', f.batchSize, posInt, 'a positive integer'));
-  set('maxLen', numberFlag('max-len', f.maxLen, (x) => Number.isInteger(x) && x >= 3, 'an integer >= 3'));
-  set('lr', numberFlag('lr', f.lr, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
-  set('optimizer', f.optimizer);
-  set('weightDecay', numberFlag('weight-decay', f.weightDecay, (x) => x >= 0 && x < 1, 'a number in [0, 1)'));
-  set('adamEps', numberFlag('adam-eps', f.adamEps, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
-  set('warmupRatio', numberFlag('warmup-ratio', f.warmupRatio, (x) => x >= 0 && x <= 1, 'a number in [0, 1]'));
-  set('schedule', f.schedule);
-  set('clipNorm', numberFlag('clip-norm', f.clipNorm, (x) => x >= 0, 'a number >= 0'));
-  set('gradAccum', numberFlag('grad-accum', f.gradAccum, posInt, 'a positive integer'));
-  set('seed', numberFlag('seed', f.seed, (x) => nonNegInt(x) && x < 2 ** 32, 'an integer in [0, 2^32)'));
-  set('logEvery', numberFlag('log-every', f.logEvery, posInt, 'a positive integer'));
-  set('padding', f.padding);
-  if (f.bucketing) s.bucketing = true;
-  if (f.shuffle === false) s.shuffle = false;
-  set('lastBatch', f.lastBatch);
-  set('earlyStop', numberFlag('early-stop', f.earlyStop, nonNegInt, 'an integer >= 0'));
-  set('metric', f.metric);
-  set('dtype', f.dtype);
-  if (f.eval === false) s.evalEachEpoch = false;
-  return s;
+/** FinetuneOptions from the flags: numbers parsed here, everything checked by the library. */
+function optionsFrom(f: FinetuneFlags): FinetuneOptions {
+  const o: FinetuneOptions = {
+    ...dataFileOptions(f), model: f.model, recipe: f.recipe, out: f.out,
+    optimizer: f.optimizer, schedule: f.schedule, padding: f.padding, lastBatch: f.lastBatch, metric: f.metric, dtype: f.dtype,
+  };
+  if (f.dataDir) o.dataDir = f.dataDir;
+  if (f.train) o.train = f.train;
+  if (f.dev) o.dev = f.dev;
+  if (f.test) o.test = f.test;
+  if (f.resume) o.resume = f.resume;
+  if (f.labels) o.labels = f.labels.split(',').map((l) => l.trim());
+  if (f.bucketing) o.bucketing = true;
+  if (f.shuffle === false) o.shuffle = false;
+  if (f.eval === false) o.eval = false;
+  if (f.skipEmpty) o.skipEmpty = true;
+  const numeric = ['epochs', 'batchSize', 'maxLen', 'lr', 'weightDecay', 'adamEps', 'warmupRatio', 'clipNorm', 'gradAccum',
+    'seed', 'logEvery', 'earlyStop', 'threads'] as const;
+  for (const k of numeric) {
+    const v = numberFlag(flagOf(k).slice(2), f[k]);
+    if (v !== undefined) o[k] = v;
+  }
+  return o;
 }
 
-interface Splits {
-  train: Example[];
-  dev: Example[] | null;
-  test: Example[] | null;
-  labels: string[];
-}
-
-async function loadSplits(f: FinetuneFlags, s: TrainSettings): Promise<Splits> {
-  if (f.task) {
-    if (f.train) throw new UsageError('give either --task or --train, not both');
-    const dir = await locateMrpc(f.dataDir);
-    const task = taskDatasets(f.task, dir);
-    // The tutorial recipe trains on dev (as the GluonNLP tutorial does) and reports accuracy on it.
-    const train = s.trainSplit === 'dev' ? task.dev : task.train;
-    return { train, dev: task.dev, test: task.test, labels: task.labels };
-  }
-  if (!f.train) throw new UsageError('nothing to train on: give --task mrpc or --train FILE');
-  for (const [flag, file] of [['train', f.train], ['dev', f.dev], ['test', f.test]] as const) {
-    if (file && !existsSync(file)) throw new UsageError(`--${flag} ${file}: no such file`);
-  }
-  const train = readDataset(f.train, datasetOptions(f, true));
-  const dev = f.dev ? readDataset(f.dev, datasetOptions(f, true)) : null;
-  const test = f.test ? readDataset(f.test, datasetOptions(f, false)) : null;
-  let labels: string[];
-  if (f.labels) {
-    labels = f.labels.split(',').map((l) => l.trim());
-    try { checkLabels(labels); } catch (e) { throw new UsageError(`--labels: ${(e as Error).message}`); }
-  } else {
-    labels = labelSet(train);
-  }
-  if (labels.length < 2) throw new UsageError(`the training data has only the label ${JSON.stringify(labels[0])}; a classifier needs at least 2`);
-  return { train, dev, test, labels };
-}
-
-async function finetune(f: FinetuneFlags): Promise<number> {
-  const s = settingsFrom(f);
-  if (f.threads) native.setThreads(numberFlag('threads', f.threads, (x) => Number.isInteger(x) && x > 0, 'a positive integer')!);
-  if (f.resume) recoverReplacedDir(f.resume);
-  if (f.resume && !existsSync(f.resume)) throw new UsageError(`--resume ${f.resume}: no such directory`);
-  const splits = await loadSplits(f, s);
-  const progress = makeProgress();
-  const opened = await openModel(f.resume ?? f.model, { seed: s.seed, labels: splits.labels }).catch((e: unknown) => {
-    throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
-  });
-  for (const n of opened.notices) progress.line(`note: ${n}`);
-  const { model, tokenizer } = opened;
-  if (s.dtype === 'bf16') model.setComputeType('bf16');
-
-  const t0 = performance.now();
-  const train = encodeDataset(splits.train, tokenizer, splits.labels, s.maxLen);
-  const dev = splits.dev ? encodeDataset(splits.dev, tokenizer, splits.labels, s.maxLen) : null;
-  const test = splits.test ? encodeDataset(splits.test, tokenizer, null, s.maxLen) : null;
-  progress.line(`data: ${train.length} training${dev ? `, ${dev.length} dev` : ''}${test ? `, ${test.length} test` : ''} examples, ` +
-    `labels ${JSON.stringify(splits.labels)}, tokenized in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-
-  mkdirSync(f.out, { recursive: true });
-  writeFileSync(path.join(f.out, 'settings.json'), JSON.stringify({ model: f.model, task: f.task ?? null, recipe: f.recipe, ...s }, null, 2) + '\n');
-  const trainer = new Trainer(model, { train, dev, labels: splits.labels, padId: tokenizer.vocab.padId }, s,
-    { dir: f.out, vocabText: opened.vocabText, doLowerCase: opened.doLowerCase }, progress);
-  if (f.resume) {
-    trainer.resumeFrom(f.resume);
-    progress.line(`resumed from ${f.resume} at step ${trainer.trainerState.step}/${trainer.trainerState.totalSteps}`);
-  }
-  const p = model.config;
-  progress.line(`model: ${opened.source} (${p.num_hidden_layers} layers, hidden ${p.hidden_size}, ${model.params.length} parameters); ` +
-    `${trainer.trainerState.totalSteps} optimizer steps, recipe ${f.recipe}, ${native.info().threads} threads`);
-
-  const onSignal = (sig: string) => () => trainer.requestStop(sig);
-  const onInt = onSignal('SIGINT'), onTerm = onSignal('SIGTERM');
+async function run(f: FinetuneFlags): Promise<number> {
+  // Ctrl-C / SIGTERM: the library stops at the next step boundary and saves checkpoint-last.
+  const stop = new AbortController();
+  const onInt = () => stop.abort('SIGINT'), onTerm = () => stop.abort('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  const started = performance.now();
-  let result;
+  let r;
   try {
-    result = await trainer.run();
+    r = await finetune({ ...optionsFrom(f), progress: makeProgress(), signal: stop.signal });
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
-  if (result.reason === 'interrupted') return 130;
-  const wall = (performance.now() - started) / 1000;
-
-  // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
-  if (trainer.bestWeights) model.params.set(trainer.bestWeights);
-  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId };
-  const devMetrics = dev ? (result.best ?? evaluate(model, dev, evalOpts).metrics) : null;
-  const summary = {
-    model: f.model, task: f.task ?? null, recipe: f.recipe, stop: result.reason, steps: result.state.step,
-    wall_s: Number(wall.toFixed(1)), train_seq_per_s: Number(((s.epochs * train.length) / wall).toFixed(1)),
-    dev: devMetrics, history: result.state.history,
-  };
-  writeFileAtomic(path.join(f.out, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
-  if (test) {
-    const res = evaluate(model, test, evalOpts);
-    const C = model.config.num_labels;
-    let tsv = 'index\tprediction\tprob\n';
-    for (let i = 0; i < test.length; i++) {
-      const probs = softmaxRow(res.logits, i * C, C);
-      tsv += `${i}\t${splits.labels[res.predictions[i]!]}\t${probs[res.predictions[i]!]!.toFixed(6)}\n`;
-    }
-    writeFileAtomic(path.join(f.out, 'predictions.tsv'), tsv);
-    progress.line(`wrote ${path.join(f.out, 'predictions.tsv')} (${test.length} predictions)`);
-  }
-  if (devMetrics) {
-    progress.line(`dev accuracy ${(100 * devMetrics.accuracy).toFixed(2)}%  F1 ${(100 * devMetrics.f1).toFixed(2)}%  ` +
-      `(${devMetrics.examples} examples; ${wall.toFixed(0)} s training)`);
-  }
-  console.log(JSON.stringify(summary.dev ? { accuracy: summary.dev.accuracy, f1: summary.dev.f1, loss: summary.dev.loss,
-    examples: summary.dev.examples, wall_s: summary.wall_s, out: f.out } : { wall_s: summary.wall_s, out: f.out }));
+  if (r.stop === 'interrupted') return 130;
+  console.log(JSON.stringify(r.dev ? { accuracy: r.dev.accuracy, f1: r.dev.f1, loss: r.dev.loss, examples: r.dev.examples, wall_s: r.wallSeconds, out: r.outputs.dir }
+    : { wall_s: r.wallSeconds, out: r.outputs.dir }));
   return 0;
 }

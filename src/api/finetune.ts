@@ -1,0 +1,296 @@
+// finetune(): the whole fine-tuning job behind `bertfit finetune` — settings, data splits, model, training loop,
+// restoring the best weights, final evaluation, metrics.json and predictions.tsv — as one typed call.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { readDataset } from '../data/dataset.js';
+import { encodeDataset } from '../data/encode.js';
+import type { DataLocation } from '../data/errors.js';
+import { checkLabels, labelSet } from '../data/labels.js';
+import { locateMrpc } from '../data/mrpc-fetch.js';
+import { TASK_NAMES, taskDatasets } from '../data/tasks.js';
+import type { Example } from '../data/types.js';
+import { OptionError, UsageError } from '../errors.js';
+import { LabelMismatchError, openModel } from '../model/open.js';
+import { native } from '../native/index.js';
+import { evaluate, softmaxRow } from '../train/evaluate.js';
+import type { Metrics } from '../train/metrics.js';
+import type { ProgressSink } from '../train/progress.js';
+import { RECIPES, type TrainSettings } from '../train/recipes.js';
+import { type StopReason, Trainer, type TrainerState } from '../train/trainer.js';
+import { recoverReplacedDir, writeFileAtomic } from '../util/atomic.js';
+import { type DataFileOptions, datasetOptions } from './data.js';
+import { DTYPES, applyThreads, checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from './options.js';
+
+/** The settings a recipe fixes; each overrides the recipe when given (the CLI flag of `batchSize` is --batch-size). */
+export interface TrainingOptions {
+  epochs?: number;
+  batchSize?: number;
+  /** max tokens per example incl. [CLS]/[SEP] */
+  maxLen?: number;
+  lr?: number;
+  optimizer?: 'adam' | 'adamw';
+  weightDecay?: number;
+  adamEps?: number;
+  warmupRatio?: number;
+  schedule?: 'constant' | 'linear';
+  /** global gradient-norm clip; 0 = off */
+  clipNorm?: number;
+  gradAccum?: number;
+  seed?: number;
+  logEvery?: number;
+  padding?: 'fixed' | 'dynamic';
+  bucketing?: boolean;
+  /** reshuffle every epoch (false keeps file order) */
+  shuffle?: boolean;
+  lastBatch?: 'keep' | 'discard' | 'rollover';
+  /** stop after N dev evaluations without improvement; 0 = off */
+  earlyStop?: number;
+  /** dev metric that selects checkpoint-best */
+  metric?: 'accuracy' | 'f1';
+  dtype?: 'fp32' | 'bf16';
+  /** evaluate on dev after every epoch (default true; --no-eval) */
+  eval?: boolean;
+}
+
+/** One line of log.jsonl: a training log step ({type: 'train', step, loss, lr, ...}) or an evaluation ({type: 'eval', ...}). */
+export type TrainEvent = { type: 'train' | 'eval'; step: number; epoch: number } & Record<string, unknown>;
+
+export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
+  /** checkpoint directory, pulled name (minilm-l6), Hugging Face id, or random:<shape> (default bert-base-uncased) */
+  model?: string;
+  /** settings preset (default 'default'; 'tutorial' = the GluonNLP MRPC tutorial, which trains on MRPC dev) */
+  recipe?: string;
+  /** a GLUE task read from dataDir (train.tsv, dev.tsv, test.tsv) */
+  task?: string;
+  dataDir?: string;
+  /** data files instead of a task: labelled train (and dev) data, unlabelled test data */
+  train?: string;
+  dev?: string;
+  test?: string;
+  /** the label set (index = class id); default: from the training data, numeric order when numeric */
+  labels?: readonly string[];
+  /** output directory (default runs/finetune) */
+  out?: string;
+  /** continue an interrupted run from its checkpoint-last directory */
+  resume?: string;
+  /** compute threads of the process */
+  threads?: number;
+  /** skip training/dev rows with an empty text (reported), instead of refusing the file */
+  skipEmpty?: boolean;
+  /** human-readable progress lines (default: none) */
+  onLine?: (line: string) => void;
+  /** every record written to log.jsonl, as it is written */
+  onEvent?: (event: TrainEvent) => void;
+  /** a progress display (the CLI's bar); replaces onLine when given */
+  progress?: ProgressSink;
+  /** stops training at the next step boundary; checkpoint-last is saved and the result says 'interrupted' */
+  signal?: AbortSignal;
+}
+
+export interface FinetuneResult {
+  /** finished, early-stop, or interrupted (by the signal; resume from outputs.checkpointLast) */
+  stop: StopReason;
+  steps: number;
+  totalSteps: number;
+  wallSeconds: number;
+  trainSeqPerSecond: number;
+  /** dev metrics of checkpoint-best (null without dev data, or when interrupted) */
+  dev: Metrics | null;
+  history: TrainerState['history'];
+  /** rows left out by skipEmpty, per split, with where they are */
+  skipped: { train: DataLocation[]; dev: DataLocation[]; test: DataLocation[] };
+  outputs: {
+    dir: string; checkpointBest: string; checkpointLast: string; log: string; settings: string;
+    metrics: string | null; predictions: string | null;
+  };
+}
+
+const enumOf = <T extends string>(xs: readonly T[]) => xs;
+
+/**
+ * The recipe's settings with the options applied, each checked (OptionError names the option and the rule).
+ *
+ * Args:
+ *   recipe: a key of RECIPES ('default', 'tutorial'); o: overrides.
+ */
+export function resolveSettings(recipe: string, o: TrainingOptions): TrainSettings {
+  const base = Object.hasOwn(RECIPES, recipe) ? RECIPES[recipe] : undefined;
+  if (!base) throw new OptionError('recipe', `must be one of ${Object.keys(RECIPES).join(', ')}, got ${JSON.stringify(recipe)}`);
+  const s: TrainSettings = { ...base };
+  const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined) => { if (v !== undefined) s[k] = v; };
+  const posInt = 'a positive integer';
+  set('epochs', checkNumber('epochs', o.epochs, isPositiveInt, posInt));
+  set('batchSize', checkNumber('batchSize', o.batchSize, isPositiveInt, posInt));
+  set('maxLen', checkNumber('maxLen', o.maxLen, (x) => Number.isInteger(x) && x >= 3, 'an integer >= 3'));
+  set('lr', checkNumber('lr', o.lr, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
+  set('optimizer', checkChoice('optimizer', o.optimizer, enumOf(['adam', 'adamw'])));
+  set('weightDecay', checkNumber('weightDecay', o.weightDecay, (x) => x >= 0 && x < 1, 'a number in [0, 1)'));
+  set('adamEps', checkNumber('adamEps', o.adamEps, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
+  set('warmupRatio', checkNumber('warmupRatio', o.warmupRatio, (x) => x >= 0 && x <= 1, 'a number in [0, 1]'));
+  set('schedule', checkChoice('schedule', o.schedule, enumOf(['constant', 'linear'])));
+  set('clipNorm', checkNumber('clipNorm', o.clipNorm, (x) => x >= 0, 'a number >= 0'));
+  set('gradAccum', checkNumber('gradAccum', o.gradAccum, isPositiveInt, posInt));
+  set('seed', checkNumber('seed', o.seed, (x) => isNonNegativeInt(x) && x < 2 ** 32, 'an integer in [0, 2^32)'));
+  set('logEvery', checkNumber('logEvery', o.logEvery, isPositiveInt, posInt));
+  set('padding', checkChoice('padding', o.padding, enumOf(['fixed', 'dynamic'])));
+  set('bucketing', o.bucketing);
+  set('shuffle', o.shuffle);
+  set('lastBatch', checkChoice('lastBatch', o.lastBatch, enumOf(['keep', 'discard', 'rollover'])));
+  set('earlyStop', checkNumber('earlyStop', o.earlyStop, isNonNegativeInt, 'an integer >= 0'));
+  set('metric', checkChoice('metric', o.metric, enumOf(['accuracy', 'f1'])));
+  set('dtype', checkChoice('dtype', o.dtype, DTYPES));
+  if (o.eval !== undefined) s.evalEachEpoch = o.eval;
+  return s;
+}
+
+interface Splits {
+  train: Example[];
+  dev: Example[] | null;
+  test: Example[] | null;
+  labels: string[];
+}
+
+/** The task's or the files' splits and label set; the tutorial recipe trains on the task's dev split. */
+async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped']): Promise<Splits> {
+  const empty = (split: keyof typeof skipped) => ({
+    emptyText: o.skipEmpty ? 'skip' as const : 'error' as const, onSkip: (w: DataLocation) => { skipped[split].push(w); },
+  });
+  if (o.task) {
+    if (!TASK_NAMES.includes(o.task)) throw new OptionError('task', `must be one of ${TASK_NAMES.join(', ')}, got ${JSON.stringify(o.task)}`);
+    if (o.train) throw new UsageError('give either a task (--task) or a training file (--train), not both');
+    const task = taskDatasets(o.task, await locateMrpc(o.dataDir));
+    const train = s.trainSplit === 'dev' ? task.dev : task.train;
+    return { train, dev: task.dev, test: task.test, labels: task.labels };
+  }
+  if (!o.train) throw new UsageError('nothing to train on: give a task (--task mrpc) or a training file (--train FILE)');
+  for (const [option, file] of [['train', o.train], ['dev', o.dev], ['test', o.test]] as const) {
+    if (file && !existsSync(file)) throw new OptionError(option, `${file}: no such file`);
+  }
+  const train = readDataset(o.train, { ...datasetOptions(o, true, 'error'), ...empty('train') });
+  const dev = o.dev ? readDataset(o.dev, { ...datasetOptions(o, true, 'error'), ...empty('dev') }) : null;
+  // prediction files keep every row: an empty text is a valid input ([CLS] [SEP])
+  const test = o.test ? readDataset(o.test, datasetOptions(o, false, 'allow')) : null;
+  let labels: string[];
+  if (o.labels) {
+    labels = [...o.labels];
+    try { checkLabels(labels); } catch (e) { throw new OptionError('labels', (e as Error).message.replace(/^the label list /, '')); }
+  } else {
+    labels = labelSet(train);
+  }
+  if (labels.length < 2) throw new UsageError(`the training data has only the label ${JSON.stringify(labels[0])}; a classifier needs at least 2`);
+  return { train, dev, test, labels };
+}
+
+/** A ProgressSink that passes lines to a callback and ignores the bar. */
+function lineSink(onLine: ((line: string) => void) | undefined): ProgressSink {
+  return { line: (t) => onLine?.(t), tick: () => {}, start: () => {}, stop: () => {} };
+}
+
+/**
+ * Fine-tunes a classifier: the recipe's settings overridden by the options, evaluation on dev after every epoch
+ * (checkpoint-best keeps the best), checkpoint-last after every epoch and on interruption.
+ *
+ * Returns: the dev metrics of checkpoint-best, the history and the paths of everything written to options.out:
+ *   checkpoint-best/, checkpoint-last/, log.jsonl, settings.json, metrics.json, predictions.tsv (with test data).
+ * Throws: OptionError / UsageError for bad settings (before any work), DataError for bad data files,
+ *   the checkpoint loader's errors for a bad model.
+ */
+export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
+  const o = options;
+  const recipe = o.recipe ?? 'default';
+  const s = resolveSettings(recipe, o);
+  const modelSpec = o.model ?? 'bert-base-uncased';
+  const out = o.out ?? 'runs/finetune';
+  applyThreads(o.threads);
+  if (o.resume) recoverReplacedDir(o.resume);
+  if (o.resume && !existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory`);
+  const progress = o.progress ?? lineSink(o.onLine);
+  const skipped: FinetuneResult['skipped'] = { train: [], dev: [], test: [] };
+  const splits = await loadSplits(o, s, skipped);
+  for (const split of ['train', 'dev'] as const) {
+    const w = skipped[split];
+    if (w.length) progress.line(`note: skipped ${w.length} ${split} rows with an empty text (first: ${w[0]!.file}:${w[0]!.line})`);
+  }
+  const opened = await openModel(o.resume ?? modelSpec, { seed: s.seed, labels: splits.labels }).catch((e: unknown) => {
+    throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
+  });
+  for (const n of opened.notices) progress.line(`note: ${n}`);
+  const { model, tokenizer } = opened;
+  if (s.dtype === 'bf16') model.setComputeType('bf16');
+
+  const t0 = performance.now();
+  const train = encodeDataset(splits.train, tokenizer, splits.labels, s.maxLen);
+  const dev = splits.dev ? encodeDataset(splits.dev, tokenizer, splits.labels, s.maxLen) : null;
+  const test = splits.test ? encodeDataset(splits.test, tokenizer, null, s.maxLen) : null;
+  progress.line(`data: ${train.length} training${dev ? `, ${dev.length} dev` : ''}${test ? `, ${test.length} test` : ''} examples, ` +
+    `labels ${JSON.stringify(splits.labels)}, tokenized in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+
+  mkdirSync(out, { recursive: true });
+  const outputs: FinetuneResult['outputs'] = {
+    dir: out, checkpointBest: path.join(out, 'checkpoint-best'), checkpointLast: path.join(out, 'checkpoint-last'),
+    log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null,
+  };
+  writeFileSync(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
+  const trainer = new Trainer(model, { train, dev, labels: splits.labels, padId: tokenizer.vocab.padId }, s,
+    { dir: out, vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, onRecord: o.onEvent as ((r: Record<string, unknown>) => void) | undefined },
+    progress);
+  if (o.resume) {
+    trainer.resumeFrom(o.resume);
+    progress.line(`resumed from ${o.resume} at step ${trainer.trainerState.step}/${trainer.trainerState.totalSteps}`);
+  }
+  const p = model.config;
+  progress.line(`model: ${opened.source} (${p.num_hidden_layers} layers, hidden ${p.hidden_size}, ${model.params.length} parameters); ` +
+    `${trainer.trainerState.totalSteps} optimizer steps, recipe ${recipe}, ${native.info().threads} threads`);
+
+  const onAbort = () => trainer.requestStop(abortReason(o.signal));
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
+  const started = performance.now();
+  let result;
+  try {
+    result = await trainer.run();
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+  const wall = (performance.now() - started) / 1000;
+  const summary: FinetuneResult = {
+    stop: result.reason, steps: result.state.step, totalSteps: result.state.totalSteps, wallSeconds: Number(wall.toFixed(1)),
+    trainSeqPerSecond: Number(((s.epochs * train.length) / wall).toFixed(1)), dev: null, history: result.state.history,
+    skipped, outputs,
+  };
+  if (result.reason === 'interrupted') return summary;
+
+  // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
+  if (trainer.bestWeights) model.params.set(trainer.bestWeights);
+  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId };
+  summary.dev = dev ? (result.best ?? evaluate(model, dev, evalOpts).metrics) : null;
+  outputs.metrics = path.join(out, 'metrics.json');
+  writeFileAtomic(outputs.metrics, JSON.stringify({
+    model: modelSpec, task: o.task ?? null, recipe, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
+    train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, history: summary.history,
+  }, null, 2) + '\n');
+  if (test) {
+    const res = evaluate(model, test, evalOpts);
+    const C = model.config.num_labels;
+    let tsv = 'index\tprediction\tprob\n';
+    for (let i = 0; i < test.length; i++) {
+      const probs = softmaxRow(res.logits, i * C, C);
+      tsv += `${i}\t${splits.labels[res.predictions[i]!]}\t${probs[res.predictions[i]!]!.toFixed(6)}\n`;
+    }
+    outputs.predictions = path.join(out, 'predictions.tsv');
+    writeFileAtomic(outputs.predictions, tsv);
+    progress.line(`wrote ${outputs.predictions} (${test.length} predictions)`);
+  }
+  if (summary.dev) {
+    progress.line(`dev accuracy ${(100 * summary.dev.accuracy).toFixed(2)}%  F1 ${(100 * summary.dev.f1).toFixed(2)}%  ` +
+      `(${summary.dev.examples} examples; ${wall.toFixed(0)} s training)`);
+  }
+  return summary;
+}
+
+function abortReason(signal: AbortSignal | undefined): string {
+  const r: unknown = signal?.reason;
+  if (typeof r === 'string') return r;
+  if (r instanceof Error && r.name !== 'AbortError') return r.message;
+  return 'aborted';
+}

@@ -1,0 +1,53 @@
+// bertfit's library API: everything the CLI does, as typed functions. The package's only entry point.
+//
+//   import { loadClassifier, finetune } from 'bertfit';
+//   const { outputs } = await finetune({ model: 'minilm-l6', task: 'mrpc', out: 'runs/mrpc' });
+//   const clf = await loadClassifier(outputs.checkpointBest);
+//   await clf.predict(['The cat sat.', 'A cat was sitting.']);   // one pair -> [{ label, score }, ...] best first
+//
+// The CLI (src/cli) only parses flags and calls these.
+
+// inference
+export {
+  Classifier, InputError, loadClassifier, normalizeInputs, applyFunction,
+  type LabelScore, type LoadOptions, type PredictOptions, type ScoreFunction, type TextInput,
+} from './api/classifier.js';
+export { evaluate, predictFile, type FileOptions, type Prediction } from './api/evaluate.js';
+
+// training
+export {
+  finetune, resolveSettings, type FinetuneOptions, type FinetuneResult, type TrainEvent, type TrainingOptions,
+} from './api/finetune.js';
+export { RECIPES, DEFAULT_RECIPE, TUTORIAL_RECIPE, type TrainSettings } from './train/recipes.js';
+export type { Metrics } from './train/metrics.js';
+export type { ProgressSink } from './train/progress.js';
+
+// benchmarks
+export { benchmark, forwardFlops, type BenchOptions, type BenchResult } from './api/bench.js';
+
+// tokenizer
+export { BertTokenizer, type TokenizerOptions } from './tokenizer/tokenizer.js';
+export type { Encoding } from './tokenizer/pair.js';
+export { type Vocab, loadVocab, parseVocab } from './tokenizer/vocab.js';
+
+// data
+export {
+  readDataset, parseDataset, DATA_FORMATS, type DataFormat, type DatasetOptions, type Column, type EmptyTextPolicy,
+} from './data/dataset.js';
+export { taskDatasets, TASK_NAMES, type TaskData } from './data/tasks.js';
+export { labelSet } from './data/labels.js';
+export { encodeDataset } from './data/encode.js';
+export type { Example, EncodedExample, Batch } from './data/types.js';
+export { DataError, type DataLocation } from './data/errors.js';
+export type { DataFileOptions } from './api/data.js';
+
+// models and checkpoints
+export { pull, PRETRAINED, type PullOptions, type PullResult } from './hub/index.js';
+export { BertClassifier } from './model/bert.js';
+export { type BertConfig, labelList } from './model/config.js';
+export { CheckpointError } from './model/checkpoint/index.js';
+
+// settings and errors
+export { OptionError, UsageError } from './errors.js';
+export { type Dtype, applyThreads } from './api/options.js';
+export { native } from './native/index.js';
