@@ -10,6 +10,7 @@ import { register as registerPredict } from './commands/predict.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerTokenize } from './commands/tokenize.js';
 import { register as registerPull } from './commands/pull.js';
+import { register as registerServe } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerPredict(program);
 registerBench(program);
 registerTokenize(program);
 registerPull(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

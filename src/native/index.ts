@@ -11,7 +11,7 @@ function load(): NativeCore {
   const root = packageRoot;
   const file = path.join(root, 'build', 'Release', 'bertfit_native.node');
   if (!existsSync(file)) {
-    throw new Error(`bertfit: native addon not built (${file} is missing). Run \`npm install\` or \`npm run build:native\`.`);
+    throw new Error(`bertfit: native addon not built (${file} is missing). Run \`npm rebuild bertfit\` where it is installed (\`npm run build:native\` in a checkout).`);
   }
   // libgomp reads its settings when the addon loads it. Its default spin-waiting makes every parallel region wait
   // for a descheduled thread when the cores are shared (a laptop, a CI box, other jobs): measured here, a BERT-tiny
