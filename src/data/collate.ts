@@ -48,8 +48,14 @@ export function collate(examples: readonly EncodedExample[], indices: readonly n
     labels: new Int32Array(size),
     indices: new Int32Array(size),
   };
+  const T = examples[indices[0]!]!.target?.length ?? 0;
+  if (T > 0) batch.targets = new Float32Array(size * T);
   indices.forEach((i, row) => {
     const ex = examples[i]!;
+    if (T > 0) {
+      if (ex.target?.length !== T) throw new RangeError(`example ${ex.index} has ${ex.target?.length ?? 'no'} targets, the batch's first has ${T}`);
+      batch.targets!.set(ex.target, row * T);
+    }
     batch.inputIds.set(ex.inputIds, row * seqLen);
     batch.tokenTypeIds.set(ex.tokenTypeIds, row * seqLen);
     batch.validLength[row] = ex.inputIds.length;
