@@ -4,6 +4,8 @@ Run with Debian's /usr/bin/python3 (torch 1.13):
 
     /usr/bin/python3 scripts/make_model_fixtures.py small fixtures/model     # committed (about 2 MB)
     /usr/bin/python3 scripts/make_model_fixtures.py tiny  DIR                # BERT-Tiny shape, ~50 MB, made by the tests
+    /usr/bin/python3 scripts/make_model_fixtures.py regression fixtures/model   # MSE head (committed)
+    /usr/bin/python3 scripts/make_model_fixtures.py multilabel fixtures/model   # BCE-with-logits head (committed)
 
 For config NAME it writes, under the output directory:
     NAME-safetensors/   HF checkpoint directory with model.safetensors (config.json, vocab.txt, tokenizer_config.json)
@@ -12,7 +14,8 @@ For config NAME it writes, under the output directory:
     NAME-expected.safetensors
         input_ids, token_type_ids [B, S], valid_length, labels [B] (stored as F32: exact small integers),
         logits [B, C], loss [1], and grad.<canonical name> for every parameter: d(mean cross-entropy) with
-        dropout off (eval mode).
+        dropout off (eval mode). regression / multilabel: targets [B, C] instead of labels, and the loss is
+        MSELoss / BCEWithLogitsLoss (mean over all outputs), as BertForSequenceClassification computes them.
 
 The network is written out with torch.nn.functional ops in an nn.Module tree that mirrors transformers'
 BertForSequenceClassification, so state_dict() has the canonical names. The reference forward/backward runs in
@@ -42,6 +45,14 @@ CONFIGS = {
     "tiny": dict(vocab_size=30522, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
                  max_position_embeddings=512, hidden_act="gelu_new", num_labels=2,
                  lengths=[32, 20, 7, 25], seq_len=32),
+    # The small shape with transformers' other two heads: one output trained by MSELoss (STS-B style scores 0-5),
+    # and four independent labels trained by BCEWithLogitsLoss.
+    "regression": dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                       max_position_embeddings=64, hidden_act="gelu", num_labels=1, problem_type="regression",
+                       lengths=[12, 9, 5, 12, 3], seq_len=12),
+    "multilabel": dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                       max_position_embeddings=64, hidden_act="gelu", num_labels=4, problem_type="multi_label_classification",
+                       lengths=[12, 9, 5, 12, 3], seq_len=12),
 }
 
 
@@ -241,6 +252,7 @@ def make_inputs(lengths, S, vocab_size, num_labels, cls_id, sep_id, gen):
 def build(name, out_dir):
     spec = dict(CONFIGS[name])
     lengths, seq_len = spec.pop("lengths"), spec.pop("seq_len")
+    problem = spec.get("problem_type", "single_label_classification")
     c = dict(model_type="bert", type_vocab_size=2, layer_norm_eps=1e-12, hidden_dropout_prob=0.1,
              attention_probs_dropout_prob=0.1, initializer_range=0.02, pad_token_id=PAD_ID, **spec)
     c["id2label"] = {str(i): f"class_{i}" for i in range(c["num_labels"])}
@@ -250,7 +262,7 @@ def build(name, out_dir):
     vocab = full if c["vocab_size"] == len(full) else small_vocab(full, c["vocab_size"])
     cls_id, sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
 
-    torch.manual_seed({"small": 1234, "tiny": 5678}[name])
+    torch.manual_seed({"small": 1234, "tiny": 5678, "regression": 4321, "multilabel": 8765}[name])
     gen = torch.Generator().manual_seed(42)
     model = BertForSequenceClassification(c)
     # Every tensor random and far from its initial value (LayerNorm weights around 1, biases nonzero), so that a
@@ -267,12 +279,21 @@ def build(name, out_dir):
     state = {k: v.detach().clone().float().contiguous() for k, v in model.state_dict().items()}
     model = model.double().eval()
     logits = model(ids, tt, am)
-    loss = F.cross_entropy(logits, labels)
+    B, C = logits.shape
+    if problem == "regression":
+        targets = (torch.rand(B, C, generator=gen) * 5.0).float()
+        loss = F.mse_loss(logits, targets.double())
+    elif problem == "multi_label_classification":
+        targets = (torch.rand(B, C, generator=gen) < 0.4).float()
+        loss = F.binary_cross_entropy_with_logits(logits, targets.double())
+    else:
+        loss = F.cross_entropy(logits, labels)
     loss.backward()
 
     os.makedirs(out_dir, exist_ok=True)
     save_hf_dir(os.path.join(out_dir, f"{name}-safetensors"), c, state, vocab, True, formats=("safetensors",))
-    save_hf_dir(os.path.join(out_dir, f"{name}-pytorch"), c, state, vocab, True, formats=("pytorch",))
+    if problem == "single_label_classification":
+        save_hf_dir(os.path.join(out_dir, f"{name}-pytorch"), c, state, vocab, True, formats=("pytorch",))
     if name == "small":
         legacy = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
                   for k, v in state.items()}
@@ -282,6 +303,8 @@ def build(name, out_dir):
         "input_ids": ids.float(), "token_type_ids": tt.float(), "valid_length": torch.tensor(lengths).float(),
         "labels": labels.float(), "logits": logits.detach().float(), "loss": loss.detach().float().reshape(1),
     }
+    if problem != "single_label_classification":
+        expected["targets"] = targets
     for pname, p in model.named_parameters():
         expected["grad." + pname] = p.grad.detach().float().contiguous()
     save_safetensors(os.path.join(out_dir, f"{name}-expected.safetensors"), expected,

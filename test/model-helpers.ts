@@ -27,6 +27,8 @@ export const SYSTEM_PYTHON = process.env.BERTFIT_SYSTEM_PYTHON || '/usr/bin/pyth
 export interface Expected {
   batch: Batch;
   labels: Int32Array;
+  /** regression / multi-label fixtures: the targets [B, C] */
+  targets?: Float32Array;
   logits: Float32Array;
   loss: number;
   /** canonical parameter name -> d(loss)/d(param) */
@@ -50,7 +52,9 @@ export function readExpected(file: string): Expected {
   };
   const grads = new Map<string, Float32Array>();
   for (const name of t.keys()) if (name.startsWith('grad.')) grads.set(name.slice(5), get(name).data);
-  return { batch, labels, logits: get('logits').data, loss: get('loss').data[0], grads };
+  const targets = t.has('targets') ? get('targets').data : undefined;
+  if (targets) batch.targets = targets;
+  return { batch, labels, targets, logits: get('logits').data, loss: get('loss').data[0], grads };
 }
 
 /** True when SYSTEM_PYTHON can import torch (the reference for the BERT-Tiny parity test). */

@@ -18,7 +18,7 @@ function checkParity(dir: string, expected: Expected, format: 'safetensors' | 'p
   const logits = model.forward(expected.batch, { train: false, grad: true });
   const err = maxAbsDiff(logits, expected.logits);
   assert.ok(err <= 1e-4, `${dir}: logits differ from PyTorch by ${err}`);
-  const loss = model.loss(expected.labels);
+  const loss = model.loss(expected.labels, expected.targets);
   assert.ok(Math.abs(loss - expected.loss) <= 1e-5, `${dir}: loss ${loss} vs PyTorch ${expected.loss}`);
 
   model.zeroGrad();
@@ -62,4 +62,22 @@ test('BERT-Tiny shape, 30522 vocab, tanh GELU: PyTorch parity in both formats', 
   const expected = readExpected(path.join(dir, 'tiny-expected.safetensors'));
   checkParity(path.join(dir, 'tiny-safetensors'), expected, 'safetensors');
   checkParity(path.join(dir, 'tiny-pytorch'), expected, 'pytorch');
+});
+
+test('regression head (problem_type regression, MSELoss): loss and every gradient match PyTorch', () => {
+  const expected = readExpected(path.join(fixturesDir, 'regression-expected.safetensors'));
+  const dir = path.join(fixturesDir, 'regression-safetensors');
+  assert.equal(BertClassifier.fromCheckpoint(loadCheckpoint(dir), { seed: 0 }).problemType, 'regression');
+  checkParity(dir, expected, 'safetensors');
+});
+
+test('multi-label head (problem_type multi_label_classification, BCEWithLogitsLoss): loss and every gradient match PyTorch', () => {
+  const expected = readExpected(path.join(fixturesDir, 'multilabel-expected.safetensors'));
+  const dir = path.join(fixturesDir, 'multilabel-safetensors');
+  assert.equal(BertClassifier.fromCheckpoint(loadCheckpoint(dir), { seed: 0 }).problemType, 'multi_label_classification');
+  checkParity(dir, expected, 'safetensors');
+  // a multi-label model refuses to compute a loss without targets
+  const model = BertClassifier.fromCheckpoint(loadCheckpoint(dir), { seed: 0 });
+  model.forward(expected.batch, { train: false, grad: true });
+  assert.throws(() => model.loss(expected.labels), /a multi_label_classification model needs targets \[5, 4\], got none/);
 });

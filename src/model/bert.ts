@@ -15,7 +15,7 @@ import { native } from '../native/index.js';
 import type { Batch } from '../data/types.js';
 import { Activations, type Bound } from './activations.js';
 import { type CheckpointTensors, type HeadOptions, labelledConfig, loadIntoParams, paramsForSaving } from './classifier.js';
-import { type BertConfig, geluKind } from './config.js';
+import { type BertConfig, type ProblemType, geluKind, problemTypeOf } from './config.js';
 import { type DropoutPlan, dropoutPlan } from './dropout.js';
 import { initParams } from './init.js';
 import { Bf16Operands, type ComputeType, FP32, type Operands } from './mixed.js';
@@ -178,23 +178,43 @@ export class BertClassifier {
     return a.head.logits;
   }
 
+  /** Which loss trains the head: the config's problem_type (transformers' rule when it has none). */
+  get problemType(): ProblemType {
+    return problemTypeOf(this.config);
+  }
+
   /**
-   * Mean softmax cross-entropy of the last forward's logits; keeps the probabilities for backward.
+   * The loss of the last forward's logits, by problem type (as transformers' BertForSequenceClassification):
+   *   single_label_classification: mean softmax cross-entropy over the batch;
+   *   regression: mean squared error over all [B, C] outputs (MSELoss);
+   *   multi_label_classification: mean binary cross-entropy with logits over all [B, C] (BCEWithLogitsLoss).
+   * Keeps what backward needs.
    *
    * Args:
-   *   labels: [B] class indices in [0, C)
+   *   labels: [B] class indices in [0, C) (single-label)
+   *   targets: [B, C] values (regression) or 0/1 (multi-label); required for those problem types
    */
-  loss(labels: Int32Array): number {
+  loss(labels: Int32Array, targets?: Float32Array): number {
     const last = this.requireForward('loss');
     const { B } = last.bound;
     const C = this.config.num_labels;
-    if (labels.length < B) throw new RangeError(`loss: labels has ${labels.length} entries, the batch has ${B} rows`);
-    for (let i = 0; i < B; i++) {
-      if (!(labels[i] >= 0 && labels[i] < C)) throw new RangeError(`loss: labels[${i}] = ${labels[i]} is not a class in [0, ${C})`);
-    }
     const h = last.bound.head;
-    h.labels.set(labels.subarray(0, B));
-    const value = native.crossEntropyForward(h.logits, h.labels, h.probs, B, C);
+    const problem = this.problemType;
+    let value: number;
+    if (problem === 'single_label_classification') {
+      if (labels.length < B) throw new RangeError(`loss: labels has ${labels.length} entries, the batch has ${B} rows`);
+      for (let i = 0; i < B; i++) {
+        if (!(labels[i] >= 0 && labels[i] < C)) throw new RangeError(`loss: labels[${i}] = ${labels[i]} is not a class in [0, ${C})`);
+      }
+      h.labels.set(labels.subarray(0, B));
+      value = native.crossEntropyForward(h.logits, h.labels, h.probs, B, C);
+    } else {
+      if (!targets || targets.length < B * C) {
+        throw new RangeError(`loss: a ${problem} model needs targets [${B}, ${C}], got ${targets ? targets.length : 'none'}`);
+      }
+      // d loss / d logits (unscaled) goes to h.probs, which backward scales into dlogits
+      value = problem === 'regression' ? mseLoss(h.logits, targets, h.probs, B * C) : bceWithLogitsLoss(h.logits, targets, h.probs, B * C);
+    }
     last.lossReady = true;
     return value;
   }
@@ -211,7 +231,11 @@ export class BertClassifier {
     const d: LayerDims = { ...this.dims, B, S };
     const sc = a.scratch;
     const L = a.layers.length;
-    native.crossEntropyBackward(a.head.probs, a.head.labels, sc.dlogits, B, C, scale);
+    if (this.problemType === 'single_label_classification') {
+      native.crossEntropyBackward(a.head.probs, a.head.labels, sc.dlogits, B, C, scale);
+    } else {
+      for (let i = 0; i < B * C; i++) sc.dlogits[i] = scale * a.head.probs[i]!;
+    }
     // d hidden (zero but for the [CLS] rows) -> sc.g, which then flows down the layers
     headBackward(sc.g, sc.dlogits, sc.dpool, a.head, this.P, this.G, a.layers[L - 1].out, B, S, d.H, C, plan.cls, ops);
     for (let l = L - 1; l >= 0; l--) {
@@ -245,4 +269,35 @@ export class BertClassifier {
       if (!(v >= 1 && v <= S)) throw new RangeError(`forward: batch.validLength[${b}] = ${v} is outside [1, ${S}]`);
     }
   }
+}
+
+/**
+ * Mean squared error over n outputs, in float64; writes d loss / d x = 2 (x - y) / n into dx.
+ *
+ * Args: x: [n] predictions;  y: [n] targets;  dx: [n] out
+ */
+export function mseLoss(x: Float32Array, y: Float32Array, dx: Float32Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const d = x[i]! - y[i]!;
+    sum += d * d;
+    dx[i] = (2 * d) / n;
+  }
+  return sum / n;
+}
+
+/**
+ * Mean binary cross-entropy of sigmoid(x) against y over n outputs, the stable form of BCEWithLogitsLoss
+ * (max(x, 0) - x y + log(1 + exp(-|x|))); writes d loss / d x = (sigmoid(x) - y) / n into dx.
+ *
+ * Args: x: [n] logits;  y: [n] targets in [0, 1];  dx: [n] out
+ */
+export function bceWithLogitsLoss(x: Float32Array, y: Float32Array, dx: Float32Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!, yi = y[i]!;
+    sum += Math.max(xi, 0) - xi * yi + Math.log1p(Math.exp(-Math.abs(xi)));
+    dx[i] = (1 / (1 + Math.exp(-xi)) - yi) / n;
+  }
+  return sum / n;
 }

@@ -1,7 +1,7 @@
 // Glue between checkpoints (src/model/checkpoint) and the model's flat parameter buffer: choosing the label set,
 // copying loaded tensors into place, initialising the heads a checkpoint lacks, and listing tensors for saving.
 import type { LoadedCheckpoint } from './checkpoint/index.js';
-import type { BertConfig } from './config.js';
+import type { BertConfig, ProblemType } from './config.js';
 import { initTensor } from './init.js';
 import type { ParamLayout } from './params.js';
 
@@ -15,6 +15,8 @@ export interface HeadOptions {
   numLabels?: number;
   /** names of the classes ("0" -> "not_equivalent", ...); implies numLabels */
   id2label?: Record<string, string>;
+  /** the head's loss; saved as config.json's problem_type (default: the checkpoint's, else transformers' rule) */
+  problemType?: ProblemType;
 }
 
 function isNewHead(ck: CheckpointTensors, name: string): boolean {
@@ -57,7 +59,8 @@ export function labelledConfig(ck: CheckpointTensors, opts: HeadOptions): BertCo
   }
   const label2id: Record<string, number> = {};
   for (const [k, v] of Object.entries(id2label)) label2id[v] = Number(k);
-  return { ...ck.config, num_labels: numLabels, id2label: { ...id2label }, label2id };
+  const extra = opts.problemType ? { ...ck.config.extra, problem_type: opts.problemType } : ck.config.extra;
+  return { ...ck.config, extra, num_labels: numLabels, id2label: { ...id2label }, label2id };
 }
 
 /**

@@ -24,6 +24,20 @@ export interface BertConfig {
 
 export class ConfigError extends Error {}
 
+/** transformers' problem_type: which loss trains the head and how its outputs read. */
+export type ProblemType = 'single_label_classification' | 'regression' | 'multi_label_classification';
+export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classification', 'regression', 'multi_label_classification'];
+
+/**
+ * The config's problem_type; when config.json has none, transformers' rule for the labels we train with:
+ * one output is regression, more are single-label classification.
+ */
+export function problemTypeOf(config: Pick<BertConfig, 'extra' | 'num_labels'>): ProblemType {
+  const p = config.extra.problem_type;
+  if (typeof p === 'string' && (PROBLEM_TYPES as readonly string[]).includes(p)) return p as ProblemType;
+  return config.num_labels === 1 ? 'regression' : 'single_label_classification';
+}
+
 /** The class names in class-index order (id2label's keys are "0", "1", ...). */
 export function labelList(id2label: Record<string, string>): string[] {
   return Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]!);
@@ -83,6 +97,10 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     'attention_probs_dropout_prob', 'initializer_range', 'num_labels', 'id2label', 'label2id']);
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) if (!known.has(k)) extra[k] = v;
+  const pt = raw.problem_type;
+  if (pt !== undefined && pt !== null && !(typeof pt === 'string' && (PROBLEM_TYPES as readonly string[]).includes(pt))) {
+    throw new ConfigError(`${where}: field "problem_type" must be one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(pt)}`);
+  }
 
   return {
     vocab_size: int('vocab_size'),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { packageRoot } from '../util/paths.js';
 import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { BertClassifier } from './bert.js';
-import { labelList, namedConfig } from './config.js';
+import { type ProblemType, labelList, namedConfig } from './config.js';
 import { loadCheckpoint, resolveModel } from './checkpoint/index.js';
 
 export interface OpenedModel {
@@ -22,8 +22,10 @@ export interface OpenedModel {
 export interface OpenOptions {
   /** seed of new heads (and of all weights for random:*) */
   seed: number;
-  /** the task's classes (index = class id); when absent the checkpoint's own label set is kept */
+  /** the task's classes (index = class id; one name for regression); when absent the checkpoint's own label set is kept */
   labels?: readonly string[];
+  /** the head's loss (saved as problem_type); default: the checkpoint's, else transformers' rule */
+  problemType?: ProblemType;
 }
 
 /** The bert-base-uncased vocabulary shipped in assets/ (used by random:* models). */
@@ -37,6 +39,7 @@ export async function openModel(spec: string, opts: OpenOptions): Promise<Opened
   const id2label = opts.labels ? Object.fromEntries(opts.labels.map((l, i) => [String(i), l])) : undefined;
   if (spec.startsWith('random:')) {
     const config = namedConfig(spec.slice('random:'.length), opts.labels?.length ?? 2);
+    if (opts.problemType) config.extra = { ...config.extra, problem_type: opts.problemType };
     if (id2label) {
       config.id2label = id2label;
       config.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
@@ -53,7 +56,7 @@ export async function openModel(spec: string, opts: OpenOptions): Promise<Opened
   const dir = await resolveModel(spec);
   const ck = loadCheckpoint(dir);
   if (opts.labels) checkHeadLabels(ck.dir, ck.config.id2label, !ck.missingHeads.includes('classifier.weight'), opts.labels);
-  const model = BertClassifier.fromCheckpoint(ck, { seed: opts.seed, id2label });
+  const model = BertClassifier.fromCheckpoint(ck, { seed: opts.seed, id2label, problemType: opts.problemType });
   return {
     model,
     tokenizer: BertTokenizer.fromVocabFile(ck.vocabFile, { lowerCase: ck.doLowerCase }),
