@@ -5,7 +5,9 @@ import { readDataset } from '../data/dataset.js';
 import { encodeDataset } from '../data/encode.js';
 import type { Example } from '../data/types.js';
 import { OptionError } from '../errors.js';
-import { argmaxRows, computeMetrics, type Metrics } from '../train/metrics.js';
+import { bceWithLogitsLoss, mseLoss } from '../model/bert.js';
+import { problemTypeOf } from '../model/config.js';
+import { scoreOutputs, type Metrics } from '../train/metrics.js';
 import { Classifier, type LoadOptions, applyFunction } from './classifier.js';
 import { type DataFileOptions, datasetOptions } from './data.js';
 
@@ -17,11 +19,15 @@ export interface FileOptions extends DataFileOptions, LoadOptions {
 }
 
 export interface Prediction {
-  /** the best label */
+  /** the best label (regression: the model's one label name) */
   label: string;
-  /** class probabilities (softmax; sigmoid for multi-label models), class order */
+  /** class probabilities (softmax; sigmoid for multi-label models), class order; regression: the outputs */
   probs: number[];
   logits: number[];
+  /** regression: the predicted value */
+  score?: number;
+  /** multi-label: every label whose probability is >= the threshold */
+  labels?: string[];
 }
 
 async function classifierOf(o: FileOptions): Promise<{ clf: Classifier; owned: boolean }> {
@@ -29,49 +35,67 @@ async function classifierOf(o: FileOptions): Promise<{ clf: Classifier; owned: b
   return { clf: await Classifier.load(o.model, o), owned: true };
 }
 
-function readFile(o: FileOptions, labelled: boolean): Example[] {
+function readFile(o: FileOptions, labelled: boolean, labelSep?: string): Example[] {
   if (!existsSync(o.data)) throw new OptionError('data', `${o.data}: no such file`);
-  return readDataset(o.data, datasetOptions(o, labelled, 'allow'));
+  const d = datasetOptions(o, labelled, 'allow');
+  if (labelSep !== undefined) d.labelSep = labelSep;
+  return readDataset(o.data, d);
 }
 
 /**
- * Accuracy, F1 (of class 1 for two classes, else macro), macro-F1 and mean cross-entropy of a classifier on a
- * labelled file. Inputs longer than the classifier's maxLen are truncated.
+ * Scores a classifier on a labelled file: accuracy, F1 (of class 1 for two classes, else macro), macro-F1 and
+ * Matthews correlation for classifiers; Pearson, Spearman and MSE for regression; micro/macro-F1 and exact match for
+ * multi-label models (threshold); always the mean training loss. Inputs longer than maxLen are truncated.
  *
  * Throws: DataError naming file, line and label for a label the model does not know.
  */
-export async function evaluate(o: FileOptions): Promise<Metrics> {
+export async function evaluate(o: FileOptions & { threshold?: number; labelSep?: string }): Promise<Metrics> {
   const { clf, owned } = await classifierOf(o);
   try {
     const labels = [...clf.labels];
-    const examples = encodeDataset(readFile(o, true), clf.tokenizer, labels, clf.maxLen);
+    const problemType = problemTypeOf(clf.config);
+    const rows = readFile(o, true, o.labelSep);
+    const examples = encodeDataset(rows, clf.tokenizer, labels, clf.maxLen, problemType);
     const logits = clf.run(examples);
-    const C = labels.length;
-    const gold = examples.map((e) => e.label);
+    const C = labels.length, N = examples.length;
     let loss = 0;
-    for (let i = 0; i < examples.length; i++) {
-      const row = Array.from(logits.subarray(i * C, (i + 1) * C));
-      loss -= Math.log(applyFunction(row, 'softmax')[gold[i]!]!);
+    let gold: Array<number | Float32Array>;
+    if (problemType === 'single_label_classification') {
+      gold = examples.map((e) => e.label);
+      for (let i = 0; i < N; i++) loss -= Math.log(applyFunction(Array.from(logits.subarray(i * C, (i + 1) * C)), 'softmax')[examples[i]!.label]!);
+      loss /= N;
+    } else {
+      gold = examples.map((ex) => ex.target ?? new Float32Array(C));
+      const targets = new Float32Array(N * C);
+      gold.forEach((t, i) => targets.set(t as Float32Array, i * C));
+      const scratch = new Float32Array(N * C);
+      loss = (problemType === 'regression' ? mseLoss : bceWithLogitsLoss)(logits, targets, scratch, N * C);
     }
-    return computeMetrics(argmaxRows(logits, examples.length, C), gold, C, loss / examples.length);
+    return scoreOutputs(logits, gold, { problemType, numLabels: C, threshold: o.threshold }, loss);
   } finally {
     if (owned) clf.dispose();
   }
 }
 
 /** One prediction per row of the file, in file order (labels in the file, if any, are ignored). */
-export async function predictFile(o: FileOptions): Promise<Prediction[]> {
+export async function predictFile(o: FileOptions & { threshold?: number }): Promise<Prediction[]> {
   const { clf, owned } = await classifierOf(o);
   try {
     const examples = readFile(o, false);
     const logits = clf.run(encodeDataset(examples, clf.tokenizer, null, clf.maxLen));
     const C = clf.labels.length;
-    const fn = clf.defaultFunction === 'sigmoid' ? 'sigmoid' : 'softmax';
+    const problemType = problemTypeOf(clf.config);
+    const threshold = o.threshold ?? 0.5;
     return examples.map((_, i) => {
       const row = Array.from(logits.subarray(i * C, (i + 1) * C));
       let best = 0;
       for (let c = 1; c < C; c++) if (row[c]! > row[best]!) best = c;
-      return { label: clf.labels[best]!, probs: applyFunction(row, fn), logits: row };
+      if (problemType === 'regression') return { label: clf.labels[0]!, probs: row, logits: row, score: row[0]! };
+      if (problemType === 'multi_label_classification') {
+        const probs = applyFunction(row, 'sigmoid');
+        return { label: clf.labels[best]!, probs, logits: row, labels: clf.labels.filter((_, c) => probs[c]! >= threshold) };
+      }
+      return { label: clf.labels[best]!, probs: applyFunction(row, 'softmax'), logits: row };
     });
   } finally {
     if (owned) clf.dispose();

@@ -13,7 +13,8 @@ import { OptionError, UsageError } from '../errors.js';
 import { LabelMismatchError, openModel } from '../model/open.js';
 import { native } from '../native/index.js';
 import { evaluate, softmaxRow } from '../train/evaluate.js';
-import type { Metrics } from '../train/metrics.js';
+import { METRIC_NAMES, formatMetrics, type Metrics } from '../train/metrics.js';
+import { PROBLEM_TYPES, type ProblemType } from '../model/config.js';
 import type { ProgressSink } from '../train/progress.js';
 import { RECIPES, type TrainSettings } from '../train/recipes.js';
 import { type StopReason, Trainer, type TrainerState } from '../train/trainer.js';
@@ -45,8 +46,14 @@ export interface TrainingOptions {
   lastBatch?: 'keep' | 'discard' | 'rollover';
   /** stop after N dev evaluations without improvement; 0 = off */
   earlyStop?: number;
-  /** dev metric that selects checkpoint-best */
-  metric?: 'accuracy' | 'f1';
+  /**
+   * dev metric that selects checkpoint-best (higher is better): accuracy, f1, macro_f1, mcc (classification);
+   * pearson, spearman (regression); micro_f1, macro_f1, exact_match (multi-label). Default: the task's main metric,
+   * else the first of these for the problem type.
+   */
+  metric?: string;
+  /** multi-label: predict a label when its sigmoid is >= threshold (default 0.5) */
+  threshold?: number;
   dtype?: 'fp32' | 'bf16';
   /** evaluate on dev after every epoch (default true; --no-eval) */
   eval?: boolean;
@@ -69,6 +76,14 @@ export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
   test?: string;
   /** the label set (index = class id); default: from the training data, numeric order when numeric */
   labels?: readonly string[];
+  /**
+   * the head: single_label_classification (default), regression (labels are numbers; MSE), or
+   * multi_label_classification (each example a list of labels; sigmoid + BCE). Default: a task's own, else
+   * multi-label when the training labels are lists, else single-label.
+   */
+  problem?: ProblemType;
+  /** multi-label TSV/CSV: the label column lists labels split by this string (JSON lines use arrays) */
+  labelSep?: string;
   /** output directory (default runs/finetune) */
   out?: string;
   /** continue an interrupted run from its checkpoint-last directory */
@@ -137,7 +152,8 @@ export function resolveSettings(recipe: string, o: TrainingOptions): TrainSettin
   set('shuffle', o.shuffle);
   set('lastBatch', checkChoice('lastBatch', o.lastBatch, enumOf(['keep', 'discard', 'rollover'])));
   set('earlyStop', checkNumber('earlyStop', o.earlyStop, isNonNegativeInt, 'an integer >= 0'));
-  set('metric', checkChoice('metric', o.metric, enumOf(['accuracy', 'f1'])));
+  if (o.metric !== undefined) s.metric = o.metric;   // checked against the problem type in finetune()
+  set('threshold', checkNumber('threshold', o.threshold, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
   set('dtype', checkChoice('dtype', o.dtype, DTYPES));
   if (o.eval !== undefined) s.evalEachEpoch = o.eval;
   return s;
@@ -148,6 +164,7 @@ interface Splits {
   dev: Example[] | null;
   test: Example[] | null;
   labels: string[];
+  problem: ProblemType;
 }
 
 /** The task's or the files' splits and label set; the tutorial recipe trains on the task's dev split. */
@@ -160,25 +177,31 @@ async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: Finetun
     if (o.train) throw new UsageError('give either a task (--task) or a training file (--train), not both');
     const task = taskDatasets(o.task, await locateMrpc(o.dataDir));
     const train = s.trainSplit === 'dev' ? task.dev : task.train;
-    return { train, dev: task.dev, test: task.test, labels: task.labels };
+    return { train, dev: task.dev, test: task.test, labels: task.labels, problem: 'single_label_classification' };
   }
   if (!o.train) throw new UsageError('nothing to train on: give a task (--task mrpc) or a training file (--train FILE)');
   for (const [option, file] of [['train', o.train], ['dev', o.dev], ['test', o.test]] as const) {
     if (file && !existsSync(file)) throw new OptionError(option, `${file}: no such file`);
   }
-  const train = readDataset(o.train, { ...datasetOptions(o, true, 'error'), ...empty('train') });
-  const dev = o.dev ? readDataset(o.dev, { ...datasetOptions(o, true, 'error'), ...empty('dev') }) : null;
+  const labelled = () => ({ ...datasetOptions(o, true, 'error'), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}) });
+  const train = readDataset(o.train, { ...labelled(), ...empty('train') });
+  const dev = o.dev ? readDataset(o.dev, { ...labelled(), ...empty('dev') }) : null;
   // prediction files keep every row: an empty text is a valid input ([CLS] [SEP])
   const test = o.test ? readDataset(o.test, datasetOptions(o, false, 'allow')) : null;
+  const problem = o.problem ?? (train.some((e) => e.labels !== undefined) ? 'multi_label_classification' : 'single_label_classification');
   let labels: string[];
   if (o.labels) {
     labels = [...o.labels];
     try { checkLabels(labels); } catch (e) { throw new OptionError('labels', (e as Error).message.replace(/^the label list /, '')); }
   } else {
-    labels = labelSet(train);
+    // a regression head has one output, named as transformers names it
+    labels = problem === 'regression' ? ['LABEL_0'] : labelSet(train);
   }
-  if (labels.length < 2) throw new UsageError(`the training data has only the label ${JSON.stringify(labels[0])}; a classifier needs at least 2`);
-  return { train, dev, test, labels };
+  if (problem === 'regression' && labels.length !== 1) throw new OptionError('labels', `must name one output for regression, got ${labels.length}`);
+  if (problem === 'single_label_classification' && labels.length < 2) {
+    throw new UsageError(`the training data has only the label ${JSON.stringify(labels[0])}; a classifier needs at least 2`);
+  }
+  return { train, dev, test, labels, problem };
 }
 
 /** A ProgressSink that passes lines to a callback and ignores the bar. */
@@ -206,12 +229,18 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   if (o.resume && !existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory`);
   const progress = o.progress ?? lineSink(o.onLine);
   const skipped: FinetuneResult['skipped'] = { train: [], dev: [], test: [] };
+  checkChoice('problem', o.problem, PROBLEM_TYPES);
   const splits = await loadSplits(o, s, skipped);
+  const problem = splits.problem;
+  if (o.metric === undefined) s.metric = METRIC_NAMES[problem][0]!;
+  else if (!METRIC_NAMES[problem].includes(s.metric)) {
+    throw new OptionError('metric', `must be one of ${METRIC_NAMES[problem].join(', ')} for ${problem}, got ${JSON.stringify(s.metric)}`);
+  }
   for (const split of ['train', 'dev'] as const) {
     const w = skipped[split];
     if (w.length) progress.line(`note: skipped ${w.length} ${split} rows with an empty text (first: ${w[0]!.file}:${w[0]!.line})`);
   }
-  const opened = await openModel(o.resume ?? modelSpec, { seed: s.seed, labels: splits.labels }).catch((e: unknown) => {
+  const opened = await openModel(o.resume ?? modelSpec, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
     throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
   });
   for (const n of opened.notices) progress.line(`note: ${n}`);
@@ -219,9 +248,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   if (s.dtype === 'bf16') model.setComputeType('bf16');
 
   const t0 = performance.now();
-  const train = encodeDataset(splits.train, tokenizer, splits.labels, s.maxLen);
-  const dev = splits.dev ? encodeDataset(splits.dev, tokenizer, splits.labels, s.maxLen) : null;
-  const test = splits.test ? encodeDataset(splits.test, tokenizer, null, s.maxLen) : null;
+  const train = encodeDataset(splits.train, tokenizer, splits.labels, s.maxLen, problem);
+  const dev = splits.dev ? encodeDataset(splits.dev, tokenizer, splits.labels, s.maxLen, problem) : null;
+  const test = splits.test ? encodeDataset(splits.test, tokenizer, null, s.maxLen, problem) : null;
   progress.line(`data: ${train.length} training${dev ? `, ${dev.length} dev` : ''}${test ? `, ${test.length} test` : ''} examples, ` +
     `labels ${JSON.stringify(splits.labels)}, tokenized in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
@@ -282,8 +311,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     progress.line(`wrote ${outputs.predictions} (${test.length} predictions)`);
   }
   if (summary.dev) {
-    progress.line(`dev accuracy ${(100 * summary.dev.accuracy).toFixed(2)}%  F1 ${(100 * summary.dev.f1).toFixed(2)}%  ` +
-      `(${summary.dev.examples} examples; ${wall.toFixed(0)} s training)`);
+    const d = summary.dev;
+    const shown = problem === 'single_label_classification' ? `dev accuracy ${(100 * d.accuracy!).toFixed(2)}%  F1 ${(100 * d.f1!).toFixed(2)}%  MCC ${d.mcc!.toFixed(4)}`
+      : `dev ${formatMetrics(d)}`;
+    progress.line(`${shown}  (${d.examples} examples; ${wall.toFixed(0)} s training)`);
   }
   return summary;
 }

@@ -30,9 +30,27 @@ export interface DatasetOptions {
    * broken), 'allow' (the original tokenizer encodes it as [CLS] [SEP]; right for prediction), or 'skip' the row
    */
   emptyText?: EmptyTextPolicy;
-  /** called for every row skipped under emptyText 'skip', with where it is */
-  onSkip?: (where: DataLocation) => void;
+  /** called for every row skipped (under emptyText 'skip' or raggedRows 'skip'), with where it is and why */
+  onSkip?: (where: DataLocation, reason: SkipReason) => void;
+  /**
+   * multi-label data in TSV/CSV: the label column holds several labels split by this string ("a|b"; an empty
+   * field = no label), read into Example.labels. (JSON lines give a list: "label": ["a", "b"].)
+   */
+  labelSep?: string;
+  /**
+   * the row's id (Example.id), e.g. GLUE's `index` column of test files, for submission files; must be present and
+   * non-empty on every row. Default: none.
+   */
+  id?: Column | null;
+  /**
+   * TSV/CSV: a row with more or fewer fields than the header: 'error' (default) or 'skip' it (reported to onSkip).
+   * 'skip' is for published files known to have a few broken rows (GLUE QQP: questions with a line break).
+   */
+  raggedRows?: 'error' | 'skip';
 }
+
+/** Why a row was skipped. */
+export type SkipReason = 'empty text' | 'ragged row';
 
 export type EmptyTextPolicy = 'error' | 'allow' | 'skip';
 
@@ -102,10 +120,12 @@ function parseTable(rows: Row[], file: string, options: DatasetOptions): Example
     : options.textB === undefined ? (names?.includes(DEFAULTS.textB) ? resolve(DEFAULTS.textB, 'textB') : -1)
     : resolve(options.textB, 'textB');
   const l = options.label === null ? -1 : resolve(options.label ?? DEFAULTS.label, 'label');
+  const k = options.id === undefined || options.id === null ? -1 : resolve(options.id, 'id');
 
   const examples: Example[] = [];
   for (const { fields, line } of data) {
     if (fields.length !== width) {
+      if (options.raggedRows === 'skip') { options.onSkip?.({ file, line }, 'ragged row'); continue; }
       throw new DataError({ file, line },
         `ragged row: ${fields.length} fields, expected ${width} as in the ${header ? 'header' : 'first row'}`);
     }
@@ -114,7 +134,12 @@ function parseTable(rows: Row[], file: string, options: DatasetOptions): Example
     if (!textsUsable(texts, options)) continue;
     const ex: Example = { textA: texts[0]!.value, line, source: file };
     if (b >= 0) ex.textB = texts[1]!.value;
-    if (l >= 0) ex.label = requireLabel(fields[l]!, { file, line, field: columnName(l) });
+    if (k >= 0) ex.id = requireId(fields[k]!, { file, line, field: columnName(k) });
+    if (l >= 0) {
+      const where = { file, line, field: columnName(l) };
+      if (options.labelSep !== undefined) ex.labels = splitLabels(fields[l]!, options.labelSep, where);
+      else ex.label = requireLabel(fields[l]!, where);
+    }
     examples.push(ex);
   }
   if (examples.length === 0) throw new DataError({ file }, 'no rows left: every row has an empty text');
@@ -122,7 +147,7 @@ function parseTable(rows: Row[], file: string, options: DatasetOptions): Example
 }
 
 function parseJsonl(text: string, file: string, options: DatasetOptions): Example[] {
-  for (const [option, col] of Object.entries({ textA: options.textA, textB: options.textB, label: options.label })) {
+  for (const [option, col] of Object.entries({ textA: options.textA, textB: options.textB, label: options.label, id: options.id })) {
     if (typeof col === 'number') throw new RangeError(`${option}: JSON lines fields are chosen by name, got the index ${col}`);
   }
   const keyA = (options.textA ?? DEFAULTS.textA) as string;
@@ -130,7 +155,8 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
   const keyLabel = options.label === null ? null : (options.label ?? DEFAULTS.label) as string;
   const examples: Example[] = [];
   let skipped = 0;
-  const counting: DatasetOptions = { ...options, onSkip: (w) => { skipped++; options.onSkip?.(w); } };
+  const keyId = options.id === undefined || options.id === null ? null : options.id as string;
+  const counting: DatasetOptions = { ...options, onSkip: (w, why) => { skipped++; options.onSkip?.(w, why); } };
   splitLines(text).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
@@ -142,7 +168,13 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
     if (!textsUsable(texts, counting)) return;
     const ex: Example = { textA: texts[0]!.value, line, source: file };
     if (texts[1]) ex.textB = texts[1].value;
-    if (keyLabel !== null) ex.label = jsonLabel(obj, at(keyLabel));
+    if (keyId !== null) ex.id = jsonId(obj, at(keyId));
+    if (keyLabel !== null) {
+      const v = obj[keyLabel];
+      if (Array.isArray(v)) ex.labels = jsonLabelList(v, at(keyLabel));
+      else if (options.labelSep !== undefined && typeof v === 'string') ex.labels = splitLabels(v, options.labelSep, at(keyLabel));
+      else ex.label = jsonLabel(obj, at(keyLabel));
+    }
     examples.push(ex);
   });
   if (examples.length === 0) throw new DataError({ file }, skipped ? 'no lines left: every line has an empty text' : 'empty file (no JSON lines)');
@@ -164,8 +196,43 @@ function textsUsable(texts: ReadonlyArray<{ value: string; where: FieldLocation 
   if (policy === 'allow') return true;
   const empty = texts.find((t) => t.value.trim() === '');
   if (empty === undefined) return true;
-  if (policy === 'skip') { options.onSkip?.(empty.where); return false; }
+  if (policy === 'skip') { options.onSkip?.(empty.where, 'empty text'); return false; }
   throw new DataError(empty.where, 'empty text (skip such rows with --skip-empty / skipEmpty, or fix the file)');
+}
+
+/** A multi-label field split by `sep`: trimmed, empty pieces dropped, each label once. */
+function splitLabels(value: string, sep: string, where: FieldLocation): string[] {
+  if (sep === '') throw new RangeError('labelSep must not be empty');
+  const labels = value.split(sep).map((l) => l.trim()).filter((l) => l !== '');
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup !== undefined) throw new DataError(where, `label ${JSON.stringify(dup)} is listed twice`);
+  return labels;
+}
+
+/** A JSON list of labels (multi-label data): strings, integers or booleans, each once. */
+function jsonLabelList(v: unknown[], where: FieldLocation): string[] {
+  const labels = v.map((x, i) => {
+    if (typeof x === 'string' && x.trim() !== '') return x;
+    if ((typeof x === 'number' && Number.isInteger(x)) || typeof x === 'boolean') return String(x);
+    throw new DataError(where, `label list item ${i}: expected a non-empty string, integer or boolean, got ${JSON.stringify(x)}`);
+  });
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup !== undefined) throw new DataError(where, `label ${JSON.stringify(dup)} is listed twice`);
+  return labels;
+}
+
+function requireId(value: string, where: FieldLocation): string {
+  if (value.trim() === '') throw new DataError(where, 'empty id');
+  return value;
+}
+
+// A JSON id may be a string or an integer.
+function jsonId(obj: Record<string, unknown>, where: FieldLocation): string {
+  const v = obj[where.field];
+  if (v === undefined) throw new DataError(where, 'missing field');
+  if (typeof v === 'string') return requireId(v, where);
+  if (typeof v === 'number' && Number.isInteger(v)) return String(v);
+  throw new DataError(where, `expected a string or integer id, got ${JSON.stringify(v)}`);
 }
 
 function requireLabel(value: string, where: FieldLocation): string {

@@ -10,11 +10,16 @@ const INTEGER = /^[+-]?\d+$/;
  * class 1 = paraphrase), otherwise by UTF-16 code units (JS's default sort: "B" < "a"). Numeric ties
  * such as "1"/"01" fall back to code-unit order.
  *
+ * Multi-label examples (Example.labels) contribute each of their labels.
  * Throws DataError at the first example without a label.
  */
 export function labelSet(examples: readonly Example[]): string[] {
   const seen = new Set<string>();
   for (const ex of examples) {
+    if (ex.labels !== undefined) {
+      for (const l of ex.labels) seen.add(l);
+      continue;
+    }
     if (ex.label === undefined) {
       throw new DataError({ file: ex.source ?? '<examples>', line: ex.line }, 'example has no label, so the label set cannot be taken from this data');
     }

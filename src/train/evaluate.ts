@@ -2,7 +2,7 @@
 import { collate, type Padding } from '../data/collate.js';
 import type { EncodedExample } from '../data/types.js';
 import type { BertClassifier } from '../model/bert.js';
-import { argmaxRows, computeMetrics, type Metrics } from './metrics.js';
+import { argmaxRows, scoreOutputs, type Metrics } from './metrics.js';
 
 export interface EvalOptions {
   batchSize: number;
@@ -10,12 +10,14 @@ export interface EvalOptions {
   padId: number;
   /** default 'dynamic': eval batches only cost what their length says */
   padding?: Padding;
+  /** multi-label decision threshold (default 0.5) */
+  threshold?: number;
 }
 
 export interface EvalResult {
   /** null when the examples carry no labels */
   metrics: Metrics | null;
-  /** predicted class per example, input order */
+  /** predicted class per example (argmax of the logits), input order */
   predictions: Int32Array;
   /** logits [N, C], input order */
   logits: Float32Array;
@@ -30,7 +32,7 @@ export function softmaxRow(logits: ArrayLike<number>, offset: number, C: number)
   return e.map((x) => x / s);
 }
 
-/** Eval-mode pass over `examples` in order; loss and metrics over the labelled ones. */
+/** Eval-mode pass over `examples` in order; loss and metrics when every example has its answer. */
 export function evaluate(model: BertClassifier, examples: readonly EncodedExample[], o: EvalOptions): EvalResult {
   const C = model.config.num_labels;
   const N = examples.length;
@@ -38,18 +40,21 @@ export function evaluate(model: BertClassifier, examples: readonly EncodedExampl
   const predictions = new Int32Array(N);
   let lossSum = 0;
   let labelled = 0;
+  const problem = model.problemType;
   for (let start = 0; start < N; start += o.batchSize) {
     const idx = Array.from({ length: Math.min(o.batchSize, N - start) }, (_, i) => start + i);
     const batch = collate(examples, idx, { padding: o.padding ?? 'dynamic', maxLen: o.maxLen, padId: o.padId });
     const out = model.forward(batch, { train: false, grad: false });
     logits.set(out.subarray(0, batch.size * C), start * C);
     argmaxRows(out, batch.size, C, predictions.subarray(start, start + batch.size));
-    if (batch.labels.every((l) => l >= 0)) {
-      lossSum += model.loss(batch.labels) * batch.size;
+    const answered = problem === 'single_label_classification' ? batch.labels.every((l) => l >= 0) : batch.targets !== undefined;
+    if (answered) {
+      lossSum += model.loss(batch.labels, batch.targets) * batch.size;
       labelled += batch.size;
     }
   }
-  const gold = examples.map((e) => e.label);
-  const metrics = labelled === N && N > 0 ? computeMetrics(predictions, gold, C, lossSum / N) : null;
+  const gold = examples.map((e) => (problem === 'single_label_classification' ? e.label : e.target ?? -1));
+  const metrics = labelled === N && N > 0
+    ? scoreOutputs(logits, gold, { problemType: problem, numLabels: C, threshold: o.threshold }, lossSum / N) : null;
   return { metrics, predictions, logits };
 }

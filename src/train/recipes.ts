@@ -28,8 +28,10 @@ export interface TrainSettings {
   lastBatch: LastBatch;
   /** stop after this many evaluations without improvement; 0 = off */
   earlyStop: number;
-  /** dev metric that picks checkpoint-best */
-  metric: 'accuracy' | 'f1';
+  /** dev metric that picks checkpoint-best (a name in METRIC_NAMES of the problem type; higher is better) */
+  metric: string;
+  /** multi-label: a label is predicted when its sigmoid is >= this */
+  threshold: number;
   dtype: 'fp32' | 'bf16';
   /** 'dev' trains on the task's dev split (the tutorial does); 'train' is the usual */
   trainSplit: 'train' | 'dev';
@@ -43,7 +45,7 @@ export interface TrainSettings {
 export const DEFAULT_RECIPE: TrainSettings = {
   epochs: 3, batchSize: 32, maxLen: 128, lr: 2e-5, optimizer: 'adamw', weightDecay: 0.01, adamEps: 1e-6,
   beta1: 0.9, beta2: 0.999, warmupRatio: 0.1, schedule: 'linear', clipNorm: 1.0, gradAccum: 1, seed: 1,
-  logEvery: 10, padding: 'dynamic', bucketing: false, shuffle: true, lastBatch: 'keep', earlyStop: 0, metric: 'accuracy', dtype: 'fp32',
+  logEvery: 10, padding: 'dynamic', bucketing: false, shuffle: true, lastBatch: 'keep', earlyStop: 0, metric: 'accuracy', threshold: 0.5, dtype: 'fp32',
   trainSplit: 'train', evalEachEpoch: true, logStyle: 'default',
 };
 

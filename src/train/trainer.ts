@@ -14,7 +14,7 @@ import type { BertClassifier } from '../model/bert.js';
 import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safetensors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { evaluate } from './evaluate.js';
-import { argmaxRows, type Metrics } from './metrics.js';
+import { argmaxRows, formatMetrics, type Metrics } from './metrics.js';
 import { Adam } from './optimizer.js';
 import { JsonlLog, type ProgressSink } from './progress.js';
 import type { TrainSettings } from './recipes.js';
@@ -156,6 +156,8 @@ export class Trainer {
     const st = this.state;
     const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0, this.out.onRecord);
     const C = this.model.config.num_labels;
+    // running accuracy is a classification statistic; regression / multi-label runs log the loss only
+    const classes = this.model.problemType === 'single_label_classification';
     // transformers' TrainingArguments.get_warmup_steps rounds up
     const warmupSteps = Math.ceil(s.warmupRatio * st.totalSteps);
     const sched = { baseLr: s.lr, kind: s.schedule, warmupSteps, totalSteps: st.totalSteps };
@@ -174,7 +176,7 @@ export class Trainer {
           const batch = collate(this.data.train, batches[b] as number[], collateOpts);
           if (accumulated === 0) this.model.zeroGrad();
           const logits = this.model.forward(batch, { train: true, seed: s.seed, step: st.microStep });
-          const loss = this.model.loss(batch.labels);
+          const loss = this.model.loss(batch.labels, batch.targets);
           this.model.backward(1 / s.gradAccum);
           st.microStep++;
           accumulated++;
@@ -184,8 +186,10 @@ export class Trainer {
           r.windowBatches++;
           r.windowSeqs += batch.size;
           r.seen += batch.size;
-          const pred = argmaxRows(logits, batch.size, C, predBuf);
-          for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) r.correct++;
+          if (classes) {
+            const pred = argmaxRows(logits, batch.size, C, predBuf);
+            for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) r.correct++;
+          }
           if (accumulated < s.gradAccum && b + 1 < nBatches) continue;
           // optimizer step (a partial accumulation at the epoch's end still steps, with what it has)
           accumulated = 0;
@@ -201,13 +205,14 @@ export class Trainer {
             const seqPerSec = r.windowSeqs / ((now - t0) / 1000);
             t0 = now;
             const meanLoss = r.windowLoss / r.windowBatches;
-            const acc = r.correct / r.seen;
+            const acc = classes ? r.correct / r.seen : undefined;
+            const accText = acc === undefined ? '' : s.logStyle === 'tutorial' ? `, acc=${acc.toFixed(3)}` : ` acc ${acc.toFixed(3)}`;
             this.progress.line(s.logStyle === 'tutorial'
-              ? `[Epoch ${epoch + 1} Batch ${b + 1}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}, acc=${acc.toFixed(3)}`
+              ? `[Epoch ${epoch + 1} Batch ${b + 1}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}${accText}`
               : `epoch ${epoch + 1} batch ${b + 1}/${nBatches} step ${st.step}/${st.totalSteps} loss ${meanLoss.toFixed(4)} ` +
-                `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)} acc ${acc.toFixed(3)} ${seqPerSec.toFixed(1)} seq/s`);
+                `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)}${accText} ${seqPerSec.toFixed(1)} seq/s`);
             log.write({ type: 'train', epoch: epoch + 1, batch: b + 1, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
-              acc, seq_per_s: seqPerSec });
+              ...(acc === undefined ? {} : { acc }), seq_per_s: seqPerSec });
             this.progress.tick(st.step, { loss: meanLoss, seqPerSec });
             r.windowLoss = 0; r.windowBatches = 0; r.windowSeqs = 0;
           }
@@ -224,7 +229,8 @@ export class Trainer {
         st.epochStart = this.sampler.state();
         st.batchInEpoch = 0;
         const ended = st.running;
-        const train = ended.seen > 0 ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : {};
+        const train = ended.seen === 0 ? {}
+          : classes ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : { train_loss: ended.lossSum / ended.seen };
         st.running = freshStats();
         if (s.evalEachEpoch && this.data.dev) {
           const stop = this.evalAndKeepBest(epoch + 1, log, train);
@@ -262,11 +268,14 @@ export class Trainer {
   /** Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires. */
   private evalAndKeepBest(epoch: number, log: JsonlLog, train: { train_loss?: number; train_accuracy?: number }): boolean {
     const st = this.state;
-    const res = evaluate(this.model, this.data.dev!, { batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId });
+    const res = evaluate(this.model, this.data.dev!, {
+      batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId, threshold: this.s.threshold,
+    });
     const m = res.metrics!;
     st.history.push({ ...m, epoch, step: st.step, ...train });
     const value = m[this.s.metric];
-    this.progress.line(`dev after epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)} f1 ${m.f1.toFixed(4)} loss ${m.loss.toFixed(4)} (${m.examples} examples)` +
+    if (value === undefined) throw new Error(`the dev metrics have no ${this.s.metric} (they have ${Object.keys(m).join(', ')})`);
+    this.progress.line(`dev after epoch ${epoch}: ${formatMetrics(m)} (${m.examples} examples)` +
       (train.train_loss !== undefined ? `; epoch train loss ${train.train_loss.toFixed(4)}` : ''));
     log.write({ type: 'eval', epoch, step: st.step, ...m, ...train });
     if (!st.best || value > st.best.value) {

@@ -19,7 +19,8 @@ interface FinetuneFlags extends DataFlags {
   epochs?: string; batchSize?: string; maxLen?: string; lr?: string; optimizer?: 'adam' | 'adamw';
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
   gradAccum?: string; seed?: string; logEvery?: string; padding?: 'fixed' | 'dynamic'; bucketing?: boolean; shuffle?: boolean;
-  lastBatch?: 'keep' | 'discard' | 'rollover'; earlyStop?: string; metric?: 'accuracy' | 'f1'; dtype?: 'fp32' | 'bf16';
+  lastBatch?: 'keep' | 'discard' | 'rollover'; earlyStop?: string; metric?: string; dtype?: 'fp32' | 'bf16';
+  problem?: FinetuneOptions['problem']; labelSep?: string; threshold?: string;
   resume?: string; threads?: string; eval?: boolean; skipEmpty?: boolean;
 }
 
@@ -57,7 +58,12 @@ export function register(program: Command): void {
     .option('--bucketing', 'group similar lengths into batches (full batches, shuffled) (default: off)')
     .addOption(new Option('--last-batch <policy>', `incomplete last batch: keep, discard, or rollover into the next epoch (${both('lastBatch')})`).choices(['keep', 'discard', 'rollover']))
     .option('--early-stop <patience>', 'stop after N dev evaluations without improvement; 0 = off (default: 0)')
-    .addOption(new Option('--metric <name>', 'dev metric that selects checkpoint-best (default: accuracy)').choices(['accuracy', 'f1']))
+    .option('--metric <name>', "dev metric that selects checkpoint-best: accuracy, f1, macro_f1, mcc; pearson, spearman (regression); " +
+      "micro_f1, macro_f1, exact_match (multi-label) (default: the task's main metric, else the first for the problem type)")
+    .addOption(new Option('--problem <type>', 'the head: single-label classification, regression (numeric labels, MSE), or multi-label ' +
+      "(label lists, sigmoid + BCE) (default: the task's; multi-label when labels are lists)").choices(['single_label_classification', 'regression', 'multi_label_classification']))
+    .option('--label-sep <sep>', 'multi-label TSV/CSV: the label column lists labels split by this string (e.g. "|")')
+    .option('--threshold <x>', 'multi-label: a label is predicted when its probability is >= x (default: 0.5)')
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs with fp32 master weights (default: fp32)').choices(['fp32', 'bf16']))
     .option('--no-eval', 'skip the per-epoch dev evaluation')
     .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings)')
@@ -73,6 +79,7 @@ function optionsFrom(f: FinetuneFlags): FinetuneOptions {
   const o: FinetuneOptions = {
     ...dataFileOptions(f), model: f.model, recipe: f.recipe, out: f.out,
     optimizer: f.optimizer, schedule: f.schedule, padding: f.padding, lastBatch: f.lastBatch, metric: f.metric, dtype: f.dtype,
+    problem: f.problem, labelSep: f.labelSep,
   };
   if (f.dataDir) o.dataDir = f.dataDir;
   if (f.train) o.train = f.train;
@@ -85,7 +92,7 @@ function optionsFrom(f: FinetuneFlags): FinetuneOptions {
   if (f.eval === false) o.eval = false;
   if (f.skipEmpty) o.skipEmpty = true;
   const numeric = ['epochs', 'batchSize', 'maxLen', 'lr', 'weightDecay', 'adamEps', 'warmupRatio', 'clipNorm', 'gradAccum',
-    'seed', 'logEvery', 'earlyStop', 'threads'] as const;
+    'seed', 'logEvery', 'earlyStop', 'threads', 'threshold'] as const;
   for (const k of numeric) {
     const v = numberFlag(flagOf(k).slice(2), f[k]);
     if (v !== undefined) o[k] = v;

@@ -13,6 +13,7 @@ interface PredictFlags extends DataFlags {
   maxLen?: string;
   dtype: 'fp32' | 'bf16';
   threads?: string;
+  threshold?: string;
 }
 
 export function register(program: Command): void {
@@ -25,13 +26,17 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'sequences per batch', '32')
     .option('--max-len <n>', "max tokens per pair incl. [CLS]/[SEP], longer pairs are truncated (default: the model's max_position_embeddings)")
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs (fp32 accumulation)').choices(['fp32', 'bf16']).default('fp32'))
+    .option('--threshold <x>', 'multi-label models: a label is predicted when its probability is >= x (default: 0.5)')
     .option('--threads <n>', 'compute threads (default: BERTFIT_THREADS or all cores)');
   addDataOptions(cmd).action(async (f: PredictFlags) => {
     const predictions = await predictFile({
       ...dataFileOptions(f), model: f.model, data: f.data, dtype: f.dtype, batchSize: numberFlag('batch-size', f.batchSize),
-      maxLen: numberFlag('max-len', f.maxLen), threads: numberFlag('threads', f.threads),
+      maxLen: numberFlag('max-len', f.maxLen), threads: numberFlag('threads', f.threads), threshold: numberFlag('threshold', f.threshold),
     });
-    const lines = predictions.map((p) => JSON.stringify({ label: p.label, probs: p.probs.map(shortF32), logits: p.logits.map(shortF32) }) + '\n');
+    const lines = predictions.map((p) => JSON.stringify({
+      label: p.label, ...(p.score !== undefined ? { score: shortF32(p.score) } : {}), ...(p.labels ? { labels: p.labels } : {}),
+      probs: p.probs.map(shortF32), logits: p.logits.map(shortF32),
+    }) + '\n');
     if (f.out) {
       writeFileAtomic(f.out, lines.join(''));
     } else {
