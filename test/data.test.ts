@@ -163,7 +163,7 @@ test('bad input: every error names the file, the line and the field', () => {
   rejects(tmp('jsonl', '{"text_a": "a", "label": 0}\n{"text_a": "b",}\n'), {}, 'FILE:2: invalid JSON: ' + jsonError('{"text_a": "b",}'));
   rejects(tmp('jsonl', '"just a string"\n'), {}, 'FILE:1: expected a JSON object, got "just a string"');
   rejects(tmp('jsonl', '{"text_a": ["a"], "label": 0}\n'), {}, 'FILE:1: field "text_a": expected a string, got ["a"]');
-  rejects(tmp('jsonl', '{"text_a": "a", "label": 0.5}\n'), {}, 'FILE:1: field "label": expected a string, integer or boolean label, got 0.5');
+  rejects(tmp('jsonl', '{"text_a": "a", "label": {"x": 1}}\n'), {}, 'FILE:1: field "label": expected a string, number or boolean label (or a list of labels), got {"x":1}');
   // invalid UTF-8: a lone continuation byte, and a truncated 3-byte sequence
   rejects(tmp('tsv', Buffer.concat([Buffer.from(tsv + 'a\tb\t1\nc\t'), Buffer.from([0x80]), Buffer.from('\t0\n')])), {},
     'FILE:3: invalid UTF-8 (the file must be UTF-8 encoded)');

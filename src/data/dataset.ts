@@ -181,13 +181,14 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
   return examples;
 }
 
-// JSON labels may be written as numbers (0/1) or booleans; they become the same strings a TSV would hold.
+// JSON labels may be written as numbers or booleans; they become the same strings a TSV would hold.
 function jsonLabel(obj: Record<string, unknown>, where: FieldLocation): string {
   const v = obj[where.field];
   if (v === undefined) throw new DataError(where, 'missing field');
   if (typeof v === 'string') return requireLabel(v, where);
-  if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean') return String(v);
-  throw new DataError(where, `expected a string, integer or boolean label, got ${JSON.stringify(v)}`);
+  // numbers: classes written as 0/1, or regression targets (3.8)
+  if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') return String(v);
+  throw new DataError(where, `expected a string, number or boolean label (or a list of labels), got ${JSON.stringify(v)}`);
 }
 
 /** Whether a row's texts can be used: empty ones are an error, allowed, or make the row skipped (reported). */
