@@ -51,7 +51,7 @@ test('MRPC in GLUE layout: 3668/408/1725 rows, labels ["0","1"], BOM and unbalan
   assert.deepEqual(mrpc.test![0]!.textA.slice(0, 13), "PCCW 's chief");
   // Unbalanced quotes stay inside their field: a row with an odd number of " exists and parses whole.
   assert.ok(mrpc.train.some((e) => (e.textA.split('"').length - 1) % 2 === 1));
-  assert.throws(() => taskDatasets('qqp', dir), /unknown task "qqp" \(known: mrpc\)/);
+  assert.throws(() => taskDatasets('nope', dir), /unknown task "nope" \(known: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli\)/);
   assert.deepEqual(taskFileOptions('mrpc', false), { format: 'tsv', textA: '#1 String', textB: '#2 String', label: null });
 });
 

@@ -25,10 +25,10 @@ export interface DataFileOptions {
  *
  * Args:
  *   o: the data options; labelled: read the label column (false for prediction files);
- *   emptyText: what to do with empty texts.
+ *   emptyText: what to do with empty texts; file: the file to read (a task's layout can depend on its header).
  */
-export function datasetOptions(o: DataFileOptions, labelled: boolean, emptyText: EmptyTextPolicy): DatasetOptions {
-  const base: DatasetOptions = o.task ? taskFileOptions(o.task, labelled) : {};
+export function datasetOptions(o: DataFileOptions, labelled: boolean, emptyText: EmptyTextPolicy, file?: string): DatasetOptions {
+  const base: DatasetOptions = o.task ? taskFileOptions(o.task, labelled, file) : {};
   const d: DatasetOptions = { ...base, emptyText };
   if (o.header !== undefined) d.header = o.header;
   const format = checkChoice('format', o.format, DATA_FORMATS);

@@ -37,7 +37,7 @@ async function classifierOf(o: FileOptions): Promise<{ clf: Classifier; owned: b
 
 function readFile(o: FileOptions, labelled: boolean, labelSep?: string): Example[] {
   if (!existsSync(o.data)) throw new OptionError('data', `${o.data}: no such file`);
-  const d = datasetOptions(o, labelled, 'allow');
+  const d = datasetOptions(o, labelled, 'allow', o.data);
   if (labelSep !== undefined) d.labelSep = labelSep;
   return readDataset(o.data, d);
 }

@@ -2,17 +2,19 @@
 // restoring the best weights, final evaluation, metrics.json and predictions.tsv — as one typed call.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readDataset } from '../data/dataset.js';
+import { type SkipReason, readDataset } from '../data/dataset.js';
 import { encodeDataset } from '../data/encode.js';
 import type { DataLocation } from '../data/errors.js';
 import { checkLabels, labelSet } from '../data/labels.js';
-import { locateMrpc } from '../data/mrpc-fetch.js';
+import { locateTask } from '../data/glue-locate.js';
+import { exampleIds, writeSubmission } from '../data/submission.js';
 import { TASK_NAMES, taskDatasets } from '../data/tasks.js';
-import type { Example } from '../data/types.js';
+import type { EncodedExample, Example } from '../data/types.js';
 import { OptionError, UsageError } from '../errors.js';
 import { LabelMismatchError, openModel } from '../model/open.js';
 import { native } from '../native/index.js';
-import { evaluate, softmaxRow } from '../train/evaluate.js';
+import { evaluate } from '../train/evaluate.js';
+import { applyFunction } from './classifier.js';
 import { METRIC_NAMES, formatMetrics, type Metrics } from '../train/metrics.js';
 import { PROBLEM_TYPES, type ProblemType } from '../model/config.js';
 import type { ProgressSink } from '../train/progress.js';
@@ -102,6 +104,8 @@ export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
   signal?: AbortSignal;
 }
 
+export type SkippedRow = DataLocation & { why: SkipReason };
+
 export interface FinetuneResult {
   /** finished, early-stop, or interrupted (by the signal; resume from outputs.checkpointLast) */
   stop: StopReason;
@@ -111,12 +115,16 @@ export interface FinetuneResult {
   trainSeqPerSecond: number;
   /** dev metrics of checkpoint-best (null without dev data, or when interrupted) */
   dev: Metrics | null;
+  /** a task's further dev splits scored with checkpoint-best (MNLI: dev_mismatched) */
+  moreDev: Record<string, Metrics>;
   history: TrainerState['history'];
-  /** rows left out by skipEmpty, per split, with where they are */
-  skipped: { train: DataLocation[]; dev: DataLocation[]; test: DataLocation[] };
+  /** rows left out (skipEmpty; a task's broken rows), per split, with where they are and why */
+  skipped: { train: SkippedRow[]; dev: SkippedRow[]; test: SkippedRow[] };
   outputs: {
     dir: string; checkpointBest: string; checkpointLast: string; log: string; settings: string;
     metrics: string | null; predictions: string | null;
+    /** GLUE submission files of a task's test splits (CoLA.tsv, MNLI-m.tsv, ...) */
+    submissions: string[];
   };
 }
 
@@ -165,29 +173,41 @@ interface Splits {
   test: Example[] | null;
   labels: string[];
   problem: ProblemType;
+  /** a task's further dev splits (MNLI: dev_mismatched), scored once at the end */
+  moreDev: Record<string, Example[]>;
+  /** a task's test splits (MNLI: test_matched, test_mismatched), predicted into GLUE submission files */
+  testSplits: Record<string, Example[]>;
+  /** the task's main metric, the default selection metric */
+  mainMetric?: string;
 }
 
 /** The task's or the files' splits and label set; the tutorial recipe trains on the task's dev split. */
 async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped']): Promise<Splits> {
   const empty = (split: keyof typeof skipped) => ({
-    emptyText: o.skipEmpty ? 'skip' as const : 'error' as const, onSkip: (w: DataLocation) => { skipped[split].push(w); },
+    emptyText: o.skipEmpty ? 'skip' as const : 'error' as const, onSkip: (w: DataLocation, why: SkipReason) => { skipped[split].push({ ...w, why }); },
   });
   if (o.task) {
     if (!TASK_NAMES.includes(o.task)) throw new OptionError('task', `must be one of ${TASK_NAMES.join(', ')}, got ${JSON.stringify(o.task)}`);
     if (o.train) throw new UsageError('give either a task (--task) or a training file (--train), not both');
-    const task = taskDatasets(o.task, await locateMrpc(o.dataDir));
+    const task = taskDatasets(o.task, await locateTask(o.task, o.dataDir), {
+      emptyText: o.skipEmpty ? 'skip' : undefined, onSkip: (w, why) => { skipped.train.push({ ...w, why }); },
+    });
     const train = s.trainSplit === 'dev' ? task.dev : task.train;
-    return { train, dev: task.dev, test: task.test, labels: task.labels, problem: 'single_label_classification' };
+    const [, ...rest] = Object.keys(task.devSplits);
+    return {
+      train, dev: task.dev, test: task.test, labels: task.labels, problem: task.spec.problemType,
+      moreDev: Object.fromEntries(rest.map((k) => [k, task.devSplits[k]!])), testSplits: task.testSplits, mainMetric: task.spec.mainMetric,
+    };
   }
   if (!o.train) throw new UsageError('nothing to train on: give a task (--task mrpc) or a training file (--train FILE)');
   for (const [option, file] of [['train', o.train], ['dev', o.dev], ['test', o.test]] as const) {
     if (file && !existsSync(file)) throw new OptionError(option, `${file}: no such file`);
   }
-  const labelled = () => ({ ...datasetOptions(o, true, 'error'), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}) });
-  const train = readDataset(o.train, { ...labelled(), ...empty('train') });
-  const dev = o.dev ? readDataset(o.dev, { ...labelled(), ...empty('dev') }) : null;
+  const labelled = (file: string) => ({ ...datasetOptions(o, true, 'error', file), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}) });
+  const train = readDataset(o.train, { ...labelled(o.train), ...empty('train') });
+  const dev = o.dev ? readDataset(o.dev, { ...labelled(o.dev), ...empty('dev') }) : null;
   // prediction files keep every row: an empty text is a valid input ([CLS] [SEP])
-  const test = o.test ? readDataset(o.test, datasetOptions(o, false, 'allow')) : null;
+  const test = o.test ? readDataset(o.test, datasetOptions(o, false, 'allow', o.test)) : null;
   const problem = o.problem ?? (train.some((e) => e.labels !== undefined) ? 'multi_label_classification' : 'single_label_classification');
   let labels: string[];
   if (o.labels) {
@@ -201,7 +221,7 @@ async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: Finetun
   if (problem === 'single_label_classification' && labels.length < 2) {
     throw new UsageError(`the training data has only the label ${JSON.stringify(labels[0])}; a classifier needs at least 2`);
   }
-  return { train, dev, test, labels, problem };
+  return { train, dev, test, labels, problem, moreDev: {}, testSplits: {} };
 }
 
 /** A ProgressSink that passes lines to a callback and ignores the bar. */
@@ -232,13 +252,15 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   checkChoice('problem', o.problem, PROBLEM_TYPES);
   const splits = await loadSplits(o, s, skipped);
   const problem = splits.problem;
-  if (o.metric === undefined) s.metric = METRIC_NAMES[problem][0]!;
+  if (o.metric === undefined) s.metric = splits.mainMetric ?? METRIC_NAMES[problem][0]!;
   else if (!METRIC_NAMES[problem].includes(s.metric)) {
     throw new OptionError('metric', `must be one of ${METRIC_NAMES[problem].join(', ')} for ${problem}, got ${JSON.stringify(s.metric)}`);
   }
   for (const split of ['train', 'dev'] as const) {
     const w = skipped[split];
-    if (w.length) progress.line(`note: skipped ${w.length} ${split} rows with an empty text (first: ${w[0]!.file}:${w[0]!.line})`);
+    if (w.length) {
+      progress.line(`note: skipped ${w.length} ${split} rows (${[...new Set(w.map((x) => x.why))].join(', ')}; first: ${w[0]!.file}:${w[0]!.line})`);
+    }
   }
   const opened = await openModel(o.resume ?? modelSpec, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
     throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
@@ -257,7 +279,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   mkdirSync(out, { recursive: true });
   const outputs: FinetuneResult['outputs'] = {
     dir: out, checkpointBest: path.join(out, 'checkpoint-best'), checkpointLast: path.join(out, 'checkpoint-last'),
-    log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null,
+    log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null, submissions: [],
   };
   writeFileSync(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
   const trainer = new Trainer(model, { train, dev, labels: splits.labels, padId: tokenizer.vocab.padId }, s,
@@ -284,31 +306,39 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const wall = (performance.now() - started) / 1000;
   const summary: FinetuneResult = {
     stop: result.reason, steps: result.state.step, totalSteps: result.state.totalSteps, wallSeconds: Number(wall.toFixed(1)),
-    trainSeqPerSecond: Number(((s.epochs * train.length) / wall).toFixed(1)), dev: null, history: result.state.history,
+    trainSeqPerSecond: Number(((s.epochs * train.length) / wall).toFixed(1)), dev: null, moreDev: {}, history: result.state.history,
     skipped, outputs,
   };
   if (result.reason === 'interrupted') return summary;
 
   // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
   if (trainer.bestWeights) model.params.set(trainer.bestWeights);
-  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId };
+  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold };
   summary.dev = dev ? (result.best ?? evaluate(model, dev, evalOpts).metrics) : null;
+  for (const [name, rows] of Object.entries(splits.moreDev)) {
+    summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), evalOpts).metrics!;
+    progress.line(`${name}: ${formatMetrics(summary.moreDev[name]!)}`);
+  }
   outputs.metrics = path.join(out, 'metrics.json');
   writeFileAtomic(outputs.metrics, JSON.stringify({
-    model: modelSpec, task: o.task ?? null, recipe, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
-    train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, history: summary.history,
+    model: modelSpec, task: o.task ?? null, recipe, metric: s.metric, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
+    train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, ...(o.task ? { more_dev: summary.moreDev } : {}), history: summary.history,
   }, null, 2) + '\n');
+  const predictOn = (rows: readonly EncodedExample[]) => outputRows(evaluate(model, rows, evalOpts).logits, rows.length, splits.labels, problem, s.threshold);
   if (test) {
-    const res = evaluate(model, test, evalOpts);
-    const C = model.config.num_labels;
-    let tsv = 'index\tprediction\tprob\n';
-    for (let i = 0; i < test.length; i++) {
-      const probs = softmaxRow(res.logits, i * C, C);
-      tsv += `${i}\t${splits.labels[res.predictions[i]!]}\t${probs[res.predictions[i]!]!.toFixed(6)}\n`;
-    }
+    const rows = predictOn(test);
     outputs.predictions = path.join(out, 'predictions.tsv');
-    writeFileAtomic(outputs.predictions, tsv);
+    writeFileAtomic(outputs.predictions, predictionsTsv(rows));
     progress.line(`wrote ${outputs.predictions} (${test.length} predictions)`);
+  }
+  if (o.task) {
+    for (const [split, rows] of Object.entries(splits.testSplits)) {
+      const encoded = split === Object.keys(splits.testSplits)[0] && test ? test : encodeDataset(rows, tokenizer, null, s.maxLen, problem);
+      const preds = predictOn(encoded).map((r) => r.value);
+      const file = writeSubmission(out, o.task, split, exampleIds(rows), preds);
+      outputs.submissions.push(file);
+      progress.line(`wrote ${file} (GLUE submission, ${rows.length} rows)`);
+    }
   }
   if (summary.dev) {
     const d = summary.dev;
@@ -324,4 +354,35 @@ function abortReason(signal: AbortSignal | undefined): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;
   return 'aborted';
+}
+
+interface OutputRow {
+  /** class index (single-label), value (regression), or the predicted labels joined by "|" (multi-label) */
+  value: number | string;
+  /** the predicted label names (regression: the value) */
+  prediction: string;
+  /** probability of the predicted class, or of each label (multi-label) */
+  prob: string;
+}
+
+/** What a model predicts for each of n examples, in the form the output files take. */
+function outputRows(logits: Float32Array, n: number, labels: readonly string[], problem: ProblemType, threshold: number): OutputRow[] {
+  const C = labels.length;
+  return Array.from({ length: n }, (_, i) => {
+    const row = Array.from(logits.subarray(i * C, (i + 1) * C));
+    if (problem === 'regression') return { value: row[0]!, prediction: row[0]!.toFixed(6), prob: '' };
+    if (problem === 'multi_label_classification') {
+      const probs = applyFunction(row, 'sigmoid');
+      const chosen = labels.filter((_, c) => probs[c]! >= threshold).join('|');
+      return { value: chosen, prediction: chosen, prob: probs.map((p) => p.toFixed(6)).join(',') };
+    }
+    const probs = applyFunction(row, 'softmax');
+    const best = probs.indexOf(Math.max(...probs));
+    return { value: best, prediction: labels[best]!, prob: probs[best]!.toFixed(6) };
+  });
+}
+
+/** predictions.tsv: index, prediction, and its probability (multi-label: each label's, comma-separated). */
+function predictionsTsv(rows: readonly OutputRow[]): string {
+  return 'index\tprediction\tprob\n' + rows.map((r, i) => `${i}\t${r.prediction}\t${r.prob}\n`).join('');
 }

@@ -33,8 +33,9 @@ export function register(program: Command): void {
     .description('fine-tune a BERT classifier; writes checkpoint-best/, checkpoint-last/, log.jsonl, metrics.json (and predictions.tsv) to --out')
     .option('--model <spec>', 'checkpoint directory, a `bertfit pull` name (minilm-l6), a Hugging Face id, or random:tiny|mini|small|medium|base', 'bert-base-uncased')
     .addOption(new Option('--recipe <name>', 'settings preset; flags override it (tutorial = the GluonNLP MRPC tutorial exactly: trains on MRPC dev)').choices(Object.keys(RECIPES)).default('default'))
-    .addOption(new Option('--task <name>', 'a GLUE task read from --data-dir (train.tsv, dev.tsv, test.tsv)').choices([...TASK_NAMES]))
-    .option('--data-dir <dir>', 'GLUE-layout directory for --task (default: ../shared/data/mrpc beside the checkout, the cache, or a verified download)')
+    .addOption(new Option('--task <name>', 'a GLUE task in its published layout, from --data-dir, ../shared/data/glue-<task> (mrpc: ../shared/data/mrpc) or the cache; ' +
+      'test splits are predicted into GLUE submission files (CoLA.tsv, MNLI-m.tsv, ...)').choices([...TASK_NAMES]))
+    .option('--data-dir <dir>', 'GLUE-layout directory for --task (default: ../shared/data/<task dir> beside the checkout, the cache, or for MRPC a verified download)')
     .option('--train <file>', 'training data (.tsv/.csv/.jsonl) instead of --task')
     .option('--dev <file>', 'labelled dev data, evaluated after every epoch')
     .option('--test <file>', 'unlabelled data to predict with the best checkpoint (predictions.tsv)')
