@@ -14,10 +14,17 @@ export {
 } from './api/classifier.js';
 export { evaluate, predictFile, type FileOptions, type Prediction } from './api/evaluate.js';
 
+// serving over HTTP (bertfit serve): Text Embeddings Inference / Hugging Face Inference API shapes, dynamic batching
+export { startServer, type ServeOptions, type ServerHandle, type ServerInfo } from './serve/server.js';
+
 // training
 export {
   finetune, resolveSettings, type FinetuneOptions, type FinetuneResult, type TrainEvent, type TrainingOptions,
 } from './api/finetune.js';
+export {
+  sweep, planSweep, sweepTable, pointKey, SEARCH_KEYS, type SweepOptions, type SweepResult, type SweepPlan, type SweepRun,
+  type SweepBase, type PointSummary, type SearchSpace, type SearchKey, type SpaceDimension, type Dimension, type SpaceRange, type SweepPoint,
+} from './api/sweep.js';
 export { RECIPES, DEFAULT_RECIPE, TUTORIAL_RECIPE, type TrainSettings } from './train/recipes.js';
 export type { Metrics } from './train/metrics.js';
 export type { ProgressSink } from './train/progress.js';
