@@ -11,6 +11,7 @@ import { register as registerBench } from './commands/bench.js';
 import { register as registerTokenize } from './commands/tokenize.js';
 import { register as registerPull } from './commands/pull.js';
 import { register as registerServe } from './commands/serve.js';
+import { register as registerSweep } from './commands/sweep.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerBench(program);
 registerTokenize(program);
 registerPull(program);
 registerServe(program);
+registerSweep(program);
 
 try {
   await program.parseAsync(process.argv);
