@@ -114,7 +114,7 @@ test('predictFile and evaluate agree with `bertfit predict` / `bertfit eval`', a
 test('finetune(): typed options, events, result paths; an AbortSignal stops it and keeps checkpoint-last', async () => {
   const train = writeJsonl(path.join(tmp, 'train.jsonl'), shuffledCopyTask(64, 5));
   const dev = writeJsonl(path.join(tmp, 'dev.jsonl'), shuffledCopyTask(24, 6));
-  const base = { model: 'random:tiny', train, dev, epochs: 2, batchSize: 16, maxLen: 32, lr: 1e-3, logEvery: 1, seed: 3, threads: 1 };
+  const base = { model: 'random:tiny', train, dev, test: dev, epochs: 2, batchSize: 16, maxLen: 32, lr: 1e-3, logEvery: 1, seed: 3, threads: 1 };
 
   const events: TrainEvent[] = [];
   const lines: string[] = [];
@@ -145,6 +145,8 @@ test('finetune(): typed options, events, result paths; an AbortSignal stops it a
   const resumed = await finetune({ ...base, out, resume: cut.outputs.checkpointLast });
   assert.equal(resumed.stop, 'finished');
   assert.deepEqual(resumed.dev, full.dev);
+  // the test predictions come from checkpoint-best's weights, also when the best epoch was before the interruption
+  assert.equal(readFileSync(resumed.outputs.predictions!, 'utf8'), readFileSync(full.outputs.predictions!, 'utf8'));
 
   // a fine-tuned result loads as a Classifier
   const clf = await loadClassifier(full.outputs.checkpointBest);

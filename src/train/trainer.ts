@@ -12,6 +12,8 @@ import { BatchSampler, type SamplerState } from '../data/sampler.js';
 import type { EncodedExample } from '../data/types.js';
 import type { BertClassifier } from '../model/bert.js';
 import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safetensors.js';
+import { loadCheckpoint } from '../model/checkpoint/index.js';
+import { loadIntoParams } from '../model/classifier.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { evaluate } from './evaluate.js';
 import { argmaxRows, formatMetrics, type Metrics } from './metrics.js';
@@ -144,6 +146,12 @@ export class Trainer {
     this.adam.restore({ step: st.step, m: m.toFloat32(), v: v.toFloat32() });
     this.sampler.restore(st.epochStart);
     this.state = { ...st, settings: this.s };
+    // the best epoch may lie before the interruption: its weights are checkpoint-best's, needed for the final outputs
+    if (st.best) {
+      const best = loadCheckpoint(path.join(path.dirname(path.resolve(dir)), 'checkpoint-best'));
+      this.bestParams = new Float32Array(this.model.params.length);
+      loadIntoParams(this.model.layout, this.bestParams, best, this.s.seed);
+    }
   }
 
   get trainerState(): TrainerState {
