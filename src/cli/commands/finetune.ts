@@ -115,7 +115,7 @@ async function run(f: FinetuneFlags): Promise<number> {
     process.off('SIGTERM', onTerm);
   }
   if (r.stop === 'interrupted') return 130;
-  console.log(JSON.stringify(r.dev ? { accuracy: r.dev.accuracy, f1: r.dev.f1, loss: r.dev.loss, examples: r.dev.examples, wall_s: r.wallSeconds, out: r.outputs.dir }
-    : { wall_s: r.wallSeconds, out: r.outputs.dir }));
+  // every dev metric of checkpoint-best (classification: accuracy, f1, macro_f1, mcc; regression: pearson, ...)
+  console.log(JSON.stringify({ ...(r.dev ?? {}), wall_s: r.wallSeconds, out: r.outputs.dir }));
   return 0;
 }
