@@ -5,26 +5,15 @@ import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type SearchKey, type SweepBase, type SweepOptions, type SweepResult, SEARCH_KEYS, formatDuration, parseDimension,
   planSweep, searchKeyOf, sweep, sweepTable, type Dimension } from '../../api/sweep.js';
-import { TASK_NAMES } from '../../data/tasks.js';
 import { OptionError, flagOf } from '../../errors.js';
-import { RECIPES } from '../../train/recipes.js';
-import { addDataOptions, dataFileOptions, numberFlag, type DataFlags } from '../data-options.js';
+import { numberFlag } from '../data-options.js';
+import { type RunFlags, addRunFlags, runOptionsFrom, withStopSignals } from '../run-flags.js';
 import { UsageError } from '../errors.js';
 
 type ListKey = Exclude<SearchKey, 'bucketing' | 'shuffle'>;
 type SearchFlags = Partial<Record<ListKey, string>>;
 
-interface SweepFlags extends DataFlags, SearchFlags {
-  model: string;
-  recipe: string;
-  dataDir?: string;
-  train?: string;
-  dev?: string;
-  test?: string;
-  labels?: string;
-  out: string;
-  logEvery?: string; metric?: string; problem?: SweepBase['problem']; labelSep?: string;
-  threads?: string; eval?: boolean; skipEmpty?: boolean; bucketing?: boolean; shuffle?: boolean;
+interface SweepFlags extends RunFlags, SearchFlags {
   space?: string; search: 'grid' | 'random'; seeds?: string; points?: string; searchSeed?: string; maxRuns?: string;
   timeBudget?: string; verbose?: boolean; dryRun?: boolean;
 }
@@ -63,28 +52,14 @@ export function register(program: Command): void {
     .option('--search-seed <n>', 'random search: seed of the sampler (default: 0)')
     .option('--time-budget <duration>', 'start no new run after this long, e.g. 900s, 30m, 2h, 1h30m (the running one finishes)')
     .option('--verbose', "also print every fine-tuning line (prefixed with the run's point and seed)")
-    .option('--dry-run', 'print the planned runs as JSON lines and exit')
-    .option('--model <spec>', 'checkpoint directory, a `bertfit pull` name (minilm-l6), a Hugging Face id, or random:tiny|mini|small|medium|base', 'bert-base-uncased')
-    .addOption(new Option('--recipe <name>', 'settings preset; flags override it').choices(Object.keys(RECIPES)).default('default'))
-    .addOption(new Option('--task <name>', 'a GLUE task read from --data-dir (train.tsv, dev.tsv, test.tsv)').choices([...TASK_NAMES]))
-    .option('--data-dir <dir>', 'GLUE-layout directory for --task')
-    .option('--train <file>', 'training data (.tsv/.csv/.jsonl) instead of --task')
-    .option('--dev <file>', 'labelled dev data (required without --task: runs are ranked by their dev metric)')
-    .option('--test <file>', 'unlabelled data: every run writes predictions.tsv')
-    .option('--labels <list>', 'comma-separated label set (index = class id)')
-    .option('--out <dir>', 'output directory of the sweep', 'runs/sweep');
+    .option('--dry-run', 'print the planned runs as JSON lines and exit');
+  addRunFlags(cmd, {
+    out: ['output directory of the sweep', 'runs/sweep'],
+    dev: 'labelled dev data (required without --task: runs are ranked by their dev metric)',
+    test: 'unlabelled data: every run writes predictions.tsv',
+  });
   for (const [key, help] of SEARCH_FLAGS) cmd.option(`${flagOf(key)} <values>`, help);
-  cmd
-    .option('--log-every <n>', 'log every N optimizer steps')
-    .option('--metric <name>', "dev metric that selects checkpoint-best and ranks the points (default: finetune's default for the problem type)")
-    .addOption(new Option('--problem <type>', 'the head (default: the task\'s; multi-label when labels are lists)').choices(['single_label_classification', 'regression', 'multi_label_classification']))
-    .option('--label-sep <sep>', 'multi-label TSV/CSV: the label column lists labels split by this string')
-    .option('--no-shuffle', 'keep the training file order instead of reshuffling every epoch')
-    .option('--bucketing', 'group similar lengths into batches')
-    .option('--no-eval', 'skip the per-epoch dev evaluation (the final model is scored on dev)')
-    .option('--skip-empty', 'skip training/dev rows whose text is empty instead of refusing the file')
-    .option('--threads <n>', 'compute threads (default: BERTFIT_THREADS or all cores)');
-  addDataOptions(cmd).action(async (flags: SweepFlags) => {
+  cmd.action(async (flags: SweepFlags) => {
     process.exitCode = await run(flags);
   });
 }
@@ -116,25 +91,7 @@ export function readSpaceFile(file: string): Record<string, unknown> {
 
 /** SweepOptions from the flags: the space from --space and the searchable flags, the rest passed to every run. */
 export function sweepOptionsFrom(f: SweepFlags): SweepOptions {
-  const base: SweepBase = {
-    ...dataFileOptions(f), model: f.model, recipe: f.recipe,
-  };
-  if (f.dataDir) base.dataDir = f.dataDir;
-  if (f.train) base.train = f.train;
-  if (f.dev) base.dev = f.dev;
-  if (f.test) base.test = f.test;
-  if (f.labels) base.labels = f.labels.split(',').map((l) => l.trim());
-  if (f.metric) base.metric = f.metric;
-  if (f.problem) base.problem = f.problem;
-  if (f.labelSep !== undefined) base.labelSep = f.labelSep;
-  if (f.bucketing) base.bucketing = true;
-  if (f.shuffle === false) base.shuffle = false;
-  if (f.eval === false) base.eval = false;
-  if (f.skipEmpty) base.skipEmpty = true;
-  for (const k of ['logEvery', 'threads'] as const) {
-    const v = numberFlag(flagOf(k).slice(2), f[k]);
-    if (v !== undefined) base[k] = v;
-  }
+  const { out: _out, ...base } = runOptionsFrom(f) as SweepBase & { out?: string };
 
   const space: Record<string, Dimension> = {};
   if (f.space) {
@@ -178,17 +135,7 @@ async function run(f: SweepFlags): Promise<number> {
     return 0;
   }
   // Ctrl-C / SIGTERM: the running fine-tune saves checkpoint-last and the sweep ends; rerunning continues it.
-  const stop = new AbortController();
-  const onInt = () => stop.abort('SIGINT'), onTerm = () => stop.abort('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  let r: SweepResult;
-  try {
-    r = await sweep({ ...o, signal: stop.signal, onLine: (t) => process.stderr.write(t + '\n') });
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
+  const r: SweepResult = await withStopSignals((signal) => sweep({ ...o, signal, onLine: (t) => process.stderr.write(t + '\n') }));
   console.log(sweepTable(r, { all: true }));
   const w = r.winner;
   console.log(w
