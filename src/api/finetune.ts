@@ -314,7 +314,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
   if (trainer.bestWeights) model.params.set(trainer.bestWeights);
   const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold };
-  summary.dev = dev ? (result.best ?? evaluate(model, dev, evalOpts).metrics) : null;
+  summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, evalOpts).metrics) : null;
   for (const [name, rows] of Object.entries(splits.moreDev)) {
     summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), evalOpts).metrics!;
     progress.line(`${name}: ${formatMetrics(summary.moreDev[name]!)}`);
@@ -385,4 +385,10 @@ function outputRows(logits: Float32Array, n: number, labels: readonly string[], 
 /** predictions.tsv: index, prediction, and its probability (multi-label: each label's, comma-separated). */
 function predictionsTsv(rows: readonly OutputRow[]): string {
   return 'index\tprediction\tprob\n' + rows.map((r, i) => `${i}\t${r.prediction}\t${r.prob}\n`).join('');
+}
+
+/** A history entry's dev scores without its bookkeeping (epoch, step, the epoch's training loss and accuracy). */
+function scoresOnly(entry: Metrics): Metrics {
+  const { epoch: _e, step: _s, train_loss: _l, train_accuracy: _a, ...scores } = entry;
+  return scores as Metrics;
 }
