@@ -55,6 +55,17 @@ test('loadClassifier: predict returns every label sorted by score; one input, a 
   await assert.rejects(clf.predict('x'), /disposed/);
 });
 
+test('bf16 Classifier: weights rounded once (frozen), answers stable across calls and close to fp32', async () => {
+  const fp32 = await loadClassifier(modelDir, { threads: 1 });
+  const bf16 = await loadClassifier(modelDir, { threads: 1, dtype: 'bf16' });
+  const inputs: Array<[string, string]> = [pair, ['Stocks fell sharply.', 'Markets dropped.']];
+  const first = await bf16.logits(inputs);
+  assert.deepEqual(await bf16.logits(inputs), first);
+  const ref = await fp32.logits(inputs);
+  const scale = Math.max(...ref.flat().map(Math.abs));
+  assert.ok(maxAbsDiff(first.flat(), ref.flat()) <= 0.015 * scale, `${first} vs ${ref}`);
+});
+
 test('empty text is a valid input: [CLS] [SEP], as the original tokenizer encodes it', async () => {
   const clf = await loadClassifier(modelDir, { threads: 1 });
   const [enc] = clf.encode(['']);

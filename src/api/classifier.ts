@@ -105,6 +105,8 @@ export class Classifier {
       throw new OptionError('maxLen', `must be at most the model's max_position_embeddings ${P}, got ${maxLenOpt}`);
     }
     if (dtype === 'bf16') model.setComputeType('bf16');
+    // a Classifier's weights never change: bf16 passes need not re-round them (the model is private to it)
+    model.freezeWeights();
     return new Classifier(model, opened.tokenizer, {
       source: opened.source, maxLen: maxLenOpt ?? P, batchSize, dtype, vocabText: opened.vocabText,
       doLowerCase: opened.doLowerCase, notices: opened.notices,

@@ -62,6 +62,8 @@ export class BertClassifier {
   private readonly zerosF: Float32Array;
   private ops: Operands = FP32;
   private last: LastForward | null = null;
+  private frozenWeights = false;
+  private weightsRounded = false;
 
   /** A model with all parameters zero; use random() or fromCheckpoint(). */
   constructor(readonly config: BertConfig) {
@@ -126,10 +128,21 @@ export class BertClassifier {
     if (t === 'fp32') {
       this.ops = FP32;
     } else if (t === 'bf16') {
-      if (!(this.ops instanceof Bf16Operands)) this.ops = new Bf16Operands(this.params, this.tensors);
+      if (!(this.ops instanceof Bf16Operands)) {
+        this.ops = new Bf16Operands(this.params, this.tensors);
+        this.weightsRounded = false;
+      }
     } else {
       throw new RangeError(`setComputeType: compute type must be 'fp32' or 'bf16', got ${JSON.stringify(t)}`);
     }
+  }
+
+  /**
+   * Promises that params will not change any more (an inference-only model): bf16 forward passes then round the
+   * weights once instead of at every pass. Changing params afterwards gives stale bf16 weights.
+   */
+  freezeWeights(): void {
+    this.frozenWeights = true;
   }
 
   zeroGrad(): void {
@@ -159,8 +172,12 @@ export class BertClassifier {
     }
     const keep = opts.grad ?? opts.train;
     const ops = this.ops;
-    // The optimizer may have changed params since the last forward: round the weights once for this pass.
-    if (ops instanceof Bf16Operands) ops.weights.refresh();
+    // The optimizer may have changed params since the last forward: round the weights once for this pass (once
+    // for good when the weights are frozen: an inference-only model whose params never change).
+    if (ops instanceof Bf16Operands && !(this.frozenWeights && this.weightsRounded)) {
+      ops.weights.refresh();
+      this.weightsRounded = true;
+    }
     const a = this.acts.bind(B, S, keep ? ops.type : 'none');
     const plan = dropoutPlan(this.config, B, S, opts.train, seed, step);
     const d: LayerDims = { ...this.dims, B, S };
