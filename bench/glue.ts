@@ -97,14 +97,16 @@ for (const task of tasks) {
   for (const setting of Object.keys(settings)) {
     const b = seeds.map((s) => bertfitRun(task, setting, s, metric, second));
     const h = seeds.map((s) => hfRun(task, setting, s, metric, second));
-    const hfDone = h.every((x) => x !== null) ? (h as Result[]) : null;
+    // without --with-hf the table takes the transformers seeds that have been run (their count is shown)
+    const hfRuns = h.filter((x): x is Result => x !== null);
+    const hfDone = hfRuns.length > 0 ? hfRuns : null;
     const bm = mean(b.map((r) => r.main));
     const hm = hfDone ? mean(hfDone.map((r) => r.main)) : NaN;
     const diff = hfDone ? (metric === 'accuracy' ? 100 * (bm - hm) : bm - hm) : NaN;
     rows.push(`| ${spec.glueName} | ${setting}${setting === 'best' ? ` (${o.best})` : ''} | ${metric} | ` +
       `**${fmt(bm, metric)}** (${b.map((r) => fmt(r.main, metric)).join(' / ')})` +
       (second ? `; ${second} ${fmt(mean(b.map((r) => r.second!)), second)}` : '') + ` | ` +
-      (hfDone ? `**${fmt(hm, metric)}** (${hfDone.map((r) => fmt(r.main, metric)).join(' / ')})` +
+      (hfDone ? `**${fmt(hm, metric)}** (${hfDone.map((r) => fmt(r.main, metric)).join(' / ')}${hfDone.length < seeds.length ? `; ${hfDone.length} of ${seeds.length} seeds` : ''})` +
         (second ? `; ${second} ${fmt(mean(hfDone.map((r) => r.second!)), second)}` : '') : 'not run') + ` | ` +
       `${hfDone ? `${diff >= 0 ? '+' : ''}${diff.toFixed(metric === 'accuracy' ? 2 : 4)}` : '-'} | ${fmt(base, metric)} | ` +
       `${mean(b.map((r) => r.wall)).toFixed(0)} s${hfDone ? ` / ${mean(hfDone.map((r) => r.wall)).toFixed(0)} s` : ''} |`);
