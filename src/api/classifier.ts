@@ -220,9 +220,7 @@ export class Classifier {
 
   /** All labels with their scores, best first (ties keep class order), cut to topK. */
   labelScores(logits: ArrayLike<number>, fn: ScoreFunction, topK?: number): LabelScore[] {
-    const scores = applyFunction(Array.from(logits), fn);
-    const ranked = scores.map((score, c) => ({ label: this.labels[c]!, score })).sort((x, y) => y.score - x.score);
-    return topK === undefined ? ranked : ranked.slice(0, topK);
+    return rankLabels(this.labels, logits, fn, topK);
   }
 
   private live(): BertClassifier {
@@ -243,6 +241,15 @@ export class Classifier {
  */
 export function loadClassifier(spec: string, options: LoadOptions = {}): Promise<Classifier> {
   return Classifier.load(spec, options);
+}
+
+/**
+ * Every label with its score (fn applied to one row of logits), best first; ties keep class order (sort is stable);
+ * cut to topK when given.
+ */
+export function rankLabels(labels: readonly string[], logits: ArrayLike<number>, fn: ScoreFunction, topK?: number): LabelScore[] {
+  const ranked = applyFunction(Array.from(logits), fn).map((score, c) => ({ label: labels[c]!, score })).sort((x, y) => y.score - x.score);
+  return topK === undefined ? ranked : ranked.slice(0, topK);
 }
 
 /** softmax / sigmoid / identity of one row, in float64. */

@@ -325,16 +325,17 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, ...(o.task ? { more_dev: summary.moreDev } : {}), history: summary.history,
   }, null, 2) + '\n');
   const predictOn = (rows: readonly EncodedExample[]) => outputRows(evaluate(model, rows, evalOpts).logits, rows.length, splits.labels, problem, s.threshold);
-  if (test) {
-    const rows = predictOn(test);
+  // a task's first test split is `test` itself: predicted once, for predictions.tsv and its submission file
+  const testRows = test ? predictOn(test) : null;
+  if (test && testRows) {
     outputs.predictions = path.join(out, 'predictions.tsv');
-    writeFileAtomic(outputs.predictions, predictionsTsv(rows));
+    writeFileAtomic(outputs.predictions, predictionsTsv(testRows));
     progress.line(`wrote ${outputs.predictions} (${test.length} predictions)`);
   }
   if (o.task) {
     for (const [split, rows] of Object.entries(splits.testSplits)) {
-      const encoded = split === Object.keys(splits.testSplits)[0] && test ? test : encodeDataset(rows, tokenizer, null, s.maxLen, problem);
-      const preds = predictOn(encoded).map((r) => r.value);
+      const first = split === Object.keys(splits.testSplits)[0] && testRows !== null;
+      const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem))).map((r) => r.value);
       const file = writeSubmission(out, o.task, split, exampleIds(rows), preds);
       outputs.submissions.push(file);
       progress.line(`wrote ${file} (GLUE submission, ${rows.length} rows)`);

@@ -26,7 +26,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { applyFunction, type LabelScore, type ScoreFunction } from '../api/classifier.js';
+import { rankLabels, type LabelScore, type ScoreFunction } from '../api/classifier.js';
 import { type Dtype, DTYPES, checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from '../api/options.js';
 import { OptionError } from '../errors.js';
 import type { Encoding } from '../tokenizer/pair.js';
@@ -216,10 +216,7 @@ export async function startServer(options: ServeOptions, internal: InternalServe
 
   function scores(logits: Float32Array, r: number, fn: ScoreFunction, topK: number | undefined): LabelScore[] {
     const C = model.numLabels;
-    const s = applyFunction(Array.from(logits.subarray(r * C, (r + 1) * C)), fn);
-    // best first; ties keep class order (Array.prototype.sort is stable), as Classifier.labelScores
-    const ranked = s.map((score, c) => ({ label: model.labels[c]!, score })).sort((x, y) => y.score - x.score);
-    return topK === undefined ? ranked : ranked.slice(0, topK);
+    return rankLabels(model.labels, logits.subarray(r * C, (r + 1) * C), fn, topK);
   }
 
   async function predict(req: http.IncomingMessage, res: http.ServerResponse, route: '/predict' | '/'): Promise<void> {

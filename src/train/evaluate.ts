@@ -23,15 +23,6 @@ export interface EvalResult {
   logits: Float32Array;
 }
 
-/** Softmax of one row of logits (float64 for stable probabilities in the output). */
-export function softmaxRow(logits: ArrayLike<number>, offset: number, C: number): number[] {
-  let max = -Infinity;
-  for (let c = 0; c < C; c++) max = Math.max(max, logits[offset + c]!);
-  const e = Array.from({ length: C }, (_, c) => Math.exp(logits[offset + c]! - max));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
-
 /** Eval-mode pass over `examples` in order; loss and metrics when every example has its answer. */
 export function evaluate(model: BertClassifier, examples: readonly EncodedExample[], o: EvalOptions): EvalResult {
   const C = model.config.num_labels;
