@@ -25,7 +25,9 @@ export {
   sweep, planSweep, sweepTable, pointKey, SEARCH_KEYS, type SweepOptions, type SweepResult, type SweepPlan, type SweepRun,
   type SweepBase, type PointSummary, type SearchSpace, type SearchKey, type SpaceDimension, type Dimension, type SpaceRange, type SweepPoint,
 } from './api/sweep.js';
-export { RECIPES, DEFAULT_RECIPE, TUTORIAL_RECIPE, type TrainSettings } from './train/recipes.js';
+export {
+  RECIPES, DEFAULT_RECIPE, TUTORIAL_RECIPE, SMALL_MODEL_HIDDEN, SMALL_MODEL_SETTINGS, recipeFor, type TrainSettings,
+} from './train/recipes.js';
 export type { Metrics } from './train/metrics.js';
 export type { ProgressSink } from './train/progress.js';
 

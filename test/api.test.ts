@@ -5,7 +5,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import {
-  BertTokenizer, InputError, OptionError, evaluate, finetune, loadClassifier, predictFile, type TrainEvent,
+  BertTokenizer, DEFAULT_RECIPE, InputError, OptionError, SMALL_MODEL_SETTINGS, evaluate, finetune, loadClassifier, predictFile,
+  resolveSettings, type TrainEvent, type TrainSettings,
 } from '../src/index.js';
 import { maxAbsDiff } from './model-helpers.js';
 import { repoRoot, runCli, shuffledCopyTask, tempDir, writeJsonl } from './train-helpers.js';
@@ -195,6 +196,21 @@ test('finetune(): options are checked before any work, with the option named; sk
   const cli = runCli(['finetune', '--model', 'random:tiny', '--train', train, '--out', path.join(tmp, 'skip-cli'), '--skip-empty', '--epochs', '1', '--max-len', '32']);
   assert.equal(cli.status, 0, cli.stderr);
   assert.match(cli.stderr, /skipped 2 train rows \(empty text;/);
+  // random:tiny is a small model (hidden <= 512): the default recipe gives it the small-model lr; --epochs still wins
+  const saved = JSON.parse(readFileSync(path.join(r.outputs.dir, 'settings.json'), 'utf8'));
+  assert.deepEqual([saved.recipe, saved.lr, saved.epochs], ['default', SMALL_MODEL_SETTINGS.lr, 1]);
+  assert.ok(lines.some((l) => l.includes(`recipe default (small model: lr ${SMALL_MODEL_SETTINGS.lr}, 1 epochs)`)), lines.join('\n'));
+});
+
+test('resolveSettings: the default recipe trains small models (hidden <= 512) with the sweep-found lr and epochs', () => {
+  const pick = (s: TrainSettings) => [s.lr, s.epochs];
+  assert.deepEqual(pick(resolveSettings('default', {}, 384)), [1e-4, 5]);    // MiniLM-L6
+  assert.deepEqual(pick(resolveSettings('default', {}, 512)), [1e-4, 5]);
+  assert.deepEqual(pick(resolveSettings('default', {}, 768)), [2e-5, 3]);    // BERT-base keeps the published recipe
+  assert.deepEqual(pick(resolveSettings('default', {})), [2e-5, 3]);         // size unknown: as written
+  assert.deepEqual(pick(resolveSettings('tutorial', {}, 384)), [5e-6, 3]);   // the tutorial is always exact
+  assert.deepEqual(pick(resolveSettings('default', { lr: 3e-5 }, 384)), [3e-5, 5]);
+  assert.equal(DEFAULT_RECIPE.lr, 2e-5, 'the recipe constant itself is unchanged');
 });
 
 test('BertTokenizer.fromVocab: from a file or a token list; encode and encodePair', () => {

@@ -18,7 +18,7 @@ import { applyFunction } from './classifier.js';
 import { METRIC_NAMES, formatMetrics, type Metrics } from '../train/metrics.js';
 import { PROBLEM_TYPES, type ProblemType } from '../model/config.js';
 import type { ProgressSink } from '../train/progress.js';
-import { RECIPES, type TrainSettings } from '../train/recipes.js';
+import { RECIPES, recipeFor, SMALL_MODEL_HIDDEN, type TrainSettings } from '../train/recipes.js';
 import { type StopReason, Trainer, type TrainerState } from '../train/trainer.js';
 import { recoverReplacedDir, writeFileAtomic } from '../util/atomic.js';
 import { type DataFileOptions, datasetOptions } from './data.js';
@@ -134,12 +134,14 @@ const enumOf = <T extends string>(xs: readonly T[]) => xs;
  * The recipe's settings with the options applied, each checked (OptionError names the option and the rule).
  *
  * Args:
- *   recipe: a key of RECIPES ('default', 'tutorial'); o: overrides.
+ *   recipe: a key of RECIPES ('default', 'tutorial'); o: overrides;
+ *   hiddenSize: the model's hidden size, when known: the default recipe trains small models (hidden <= 512) with
+ *     SMALL_MODEL_SETTINGS (see recipeFor).
  */
-export function resolveSettings(recipe: string, o: TrainingOptions): TrainSettings {
-  const base = Object.hasOwn(RECIPES, recipe) ? RECIPES[recipe] : undefined;
+export function resolveSettings(recipe: string, o: TrainingOptions, hiddenSize?: number): TrainSettings {
+  const base = recipeFor(recipe, hiddenSize);
   if (!base) throw new OptionError('recipe', `must be one of ${Object.keys(RECIPES).join(', ')}, got ${JSON.stringify(recipe)}`);
-  const s: TrainSettings = { ...base };
+  const s: TrainSettings = base;
   const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined) => { if (v !== undefined) s[k] = v; };
   const posInt = 'a positive integer';
   set('epochs', checkNumber('epochs', o.epochs, isPositiveInt, posInt));
@@ -241,7 +243,7 @@ function lineSink(onLine: ((line: string) => void) | undefined): ProgressSink {
 export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
   const o = options;
   const recipe = o.recipe ?? 'default';
-  const s = resolveSettings(recipe, o);
+  let s = resolveSettings(recipe, o);   // every option checked before any work
   const modelSpec = o.model ?? 'bert-base-uncased';
   const out = o.out ?? 'runs/finetune';
   applyThreads(o.threads);
@@ -267,6 +269,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   });
   for (const n of opened.notices) progress.line(`note: ${n}`);
   const { model, tokenizer } = opened;
+  // the recipe as it applies to this model's size (the default recipe trains small models harder); same options
+  s = { ...resolveSettings(recipe, o, model.config.hidden_size), metric: s.metric };
+  const smallModel = recipe === 'default' && model.config.hidden_size <= SMALL_MODEL_HIDDEN;
   if (s.dtype === 'bf16') model.setComputeType('bf16');
 
   const t0 = performance.now();
@@ -291,7 +296,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   }
   const p = model.config;
   progress.line(`model: ${opened.source} (${p.num_hidden_layers} layers, hidden ${p.hidden_size}, ${model.params.length} parameters); ` +
-    `${trainer.trainerState.totalSteps} optimizer steps, recipe ${recipe}, ${native.info().threads} threads`);
+    `${trainer.trainerState.totalSteps} optimizer steps, recipe ${recipe}${smallModel ? ` (small model: lr ${s.lr}, ${s.epochs} epochs)` : ''}, ` +
+    `${native.info().threads} threads`);
 
   const onAbort = () => trainer.requestStop(abortReason(o.signal));
   if (o.signal?.aborted) onAbort();

@@ -31,7 +31,7 @@ export interface RunFlags extends DataFlags {
 export function addRunFlags(cmd: Command, texts: { out: [string, string]; dev: string; test: string }): Command {
   cmd
     .option('--model <spec>', 'checkpoint directory, a `bertfit pull` name (minilm-l6), a Hugging Face id, or random:tiny|mini|small|medium|base', 'bert-base-uncased')
-    .addOption(new Option('--recipe <name>', 'settings preset; flags override it (tutorial = the GluonNLP MRPC tutorial exactly: trains on MRPC dev)').choices(Object.keys(RECIPES)).default('default'))
+    .addOption(new Option('--recipe <name>', 'settings preset; flags override it (default = AdamW, warmup + linear decay, lr 2e-5 x 3 epochs, or lr 1e-4 x 5 epochs for models of hidden size <= 512; tutorial = the GluonNLP MRPC tutorial exactly: trains on MRPC dev)').choices(Object.keys(RECIPES)).default('default'))
     .addOption(new Option('--task <name>', 'a GLUE task in its published layout, from --data-dir, ../shared/data/glue-<task> (mrpc: ../shared/data/mrpc) or the cache; ' +
       'test splits are predicted into GLUE submission files (CoLA.tsv, MNLI-m.tsv, ...)').choices([...TASK_NAMES]))
     .option('--data-dir <dir>', 'GLUE-layout directory for --task (default: ../shared/data/<task dir> beside the checkout, the cache, or for MRPC a verified download)')
