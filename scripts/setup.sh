@@ -23,6 +23,8 @@ fi
 # node-gyp must use the headers of the Node that runs us, never download them.
 node_prefix=$(node -p 'require("path").resolve(process.execPath, "..", "..")')
 export npm_config_nodedir="$node_prefix"
+# onnxruntime-node (a dev dependency, for the export tests) ships its CPU binaries; its installer must not fetch more.
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -f build/Release/bertfit_native.node ] || [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
   echo "setup: npm ci (builds the native addon against $node_prefix/include/node)"
   npm ci --no-audit --no-fund
