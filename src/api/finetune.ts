@@ -1,6 +1,6 @@
 // finetune(): the whole fine-tuning job behind `bertfit finetune` — settings, data splits, model, training loop,
 // restoring the best weights, final evaluation, metrics.json and predictions.tsv — as one typed call.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type SkipReason, readDataset } from '../data/dataset.js';
 import { encodeDataset } from '../data/encode.js';
@@ -20,7 +20,11 @@ import { PROBLEM_TYPES, type ProblemType } from '../model/config.js';
 import type { ProgressSink } from '../train/progress.js';
 import { RECIPES, recipeFor, SMALL_MODEL_HIDDEN, type TrainSettings } from '../train/recipes.js';
 import { type StopReason, Trainer, type TrainerState } from '../train/trainer.js';
-import { recoverReplacedDir, writeFileAtomic } from '../util/atomic.js';
+import { readableDir, recoverReplacedDir, tidyLockedDir, writeFileAtomic } from '../util/atomic.js';
+import { withFileErrors } from '../util/fs-errors.js';
+import { acquireRunLock } from '../util/run-lock.js';
+import { checkMaxLen, checkPairs, checkVocab } from '../train/fit-check.js';
+import { checkMemory } from '../train/memory.js';
 import { type DataFileOptions, datasetOptions } from './data.js';
 import { DTYPES, applyThreads, checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from './options.js';
 
@@ -59,10 +63,18 @@ export interface TrainingOptions {
   dtype?: 'fp32' | 'bf16';
   /** evaluate on dev after every epoch (default true; --no-eval) */
   eval?: boolean;
+  /**
+   * skip up to N optimizer steps whose loss or gradient norm is NaN/Inf, without updating the weights (as
+   * mixed-precision trainers skip overflowing steps); default 0: training stops at the first, naming the step
+   */
+  skipNonfinite?: number;
 }
 
-/** One line of log.jsonl: a training log step ({type: 'train', step, loss, lr, ...}) or an evaluation ({type: 'eval', ...}). */
-export type TrainEvent = { type: 'train' | 'eval'; step: number; epoch: number } & Record<string, unknown>;
+/**
+ * One line of log.jsonl: a training log step ({type: 'train', step, loss, lr, ...}), an evaluation ({type: 'eval', ...}),
+ * or a step skipped for a non-finite loss or gradient ({type: 'skip', step, cause}).
+ */
+export type TrainEvent = { type: 'train' | 'eval' | 'skip'; step: number; epoch: number } & Record<string, unknown>;
 
 export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
   /** checkpoint directory, pulled name (minilm-l6), Hugging Face id, or random:<shape> (default bert-base-uncased) */
@@ -166,6 +178,7 @@ export function resolveSettings(recipe: string, o: TrainingOptions, hiddenSize?:
   set('threshold', checkNumber('threshold', o.threshold, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
   set('dtype', checkChoice('dtype', o.dtype, DTYPES));
   if (o.eval !== undefined) s.evalEachEpoch = o.eval;
+  set('skipNonfinite', checkNumber('skipNonfinite', o.skipNonfinite, isNonNegativeInt, 'an integer >= 0'));
   return s;
 }
 
@@ -184,7 +197,9 @@ interface Splits {
 }
 
 /** The task's or the files' splits and label set; the tutorial recipe trains on the task's dev split. */
-async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped']): Promise<Splits> {
+async function loadSplits(
+  o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped'], onNotice: (message: string) => void,
+): Promise<Splits> {
   const empty = (split: keyof typeof skipped) => ({
     emptyText: o.skipEmpty ? 'skip' as const : 'error' as const, onSkip: (w: DataLocation, why: SkipReason) => { skipped[split].push({ ...w, why }); },
   });
@@ -205,7 +220,10 @@ async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: Finetun
   for (const [option, file] of [['train', o.train], ['dev', o.dev], ['test', o.test]] as const) {
     if (file && !existsSync(file)) throw new OptionError(option, `${file}: no such file`);
   }
-  const labelled = (file: string) => ({ ...datasetOptions(o, true, 'error', file), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}) });
+  // label spellings merged ("01", "1.0" -> "1") or trimmed are reported, not silent
+  const labelled = (file: string) => ({
+    ...datasetOptions(o, true, 'error', file), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}), onNotice,
+  });
   const train = readDataset(o.train, { ...labelled(o.train), ...empty('train') });
   const dev = o.dev ? readDataset(o.dev, { ...labelled(o.dev), ...empty('dev') }) : null;
   // prediction files keep every row: an empty text is a valid input ([CLS] [SEP])
@@ -247,12 +265,14 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const modelSpec = o.model ?? 'bert-base-uncased';
   const out = o.out ?? 'runs/finetune';
   applyThreads(o.threads);
-  if (o.resume) recoverReplacedDir(o.resume);
-  if (o.resume && !existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory`);
+  checkChoice('problem', o.problem, PROBLEM_TYPES);
+  checkOutDir(out);
+  if (o.resume && !existsSync(o.resume) && readableDir(o.resume).path === o.resume) {
+    throw new OptionError('resume', `${o.resume}: no such directory`);
+  }
   const progress = o.progress ?? lineSink(o.onLine);
   const skipped: FinetuneResult['skipped'] = { train: [], dev: [], test: [] };
-  checkChoice('problem', o.problem, PROBLEM_TYPES);
-  const splits = await loadSplits(o, s, skipped);
+  const splits = await loadSplits(o, s, skipped, (m) => progress.line(`note: ${m}`));
   const problem = splits.problem;
   if (o.metric === undefined) s.metric = splits.mainMetric ?? METRIC_NAMES[problem][0]!;
   else if (!METRIC_NAMES[problem].includes(s.metric)) {
@@ -264,7 +284,43 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       progress.line(`note: skipped ${w.length} ${split} rows (${[...new Set(w.map((x) => x.why))].join(', ')}; first: ${w[0]!.file}:${w[0]!.line})`);
     }
   }
-  const opened = await openModel(o.resume ?? modelSpec, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
+  // One writer per output directory: the lock is held from the first write into out to the end of the run.
+  withFileErrors(out, 'create output directory', () => mkdirSync(out, { recursive: true }));
+  const lock = acquireRunLock(out, 'finetune');
+  try {
+    if (lock.notice) progress.line(`note: ${lock.notice}`);
+    // With the lock held, leftovers of crashed runs in out are this run's to put right: interrupted checkpoint
+    // saves recovered (toward the highest recorded step), temporary and old copies deleted.
+    const tidy = tidyLockedDir(out);
+    for (const r of tidy.recovered) progress.line(`note: ${r}`);
+    if (tidy.removed.length) progress.line(`note: removed ${tidy.removed.length} leftovers of interrupted runs in ${out} (${tidy.removed.join(', ')})`);
+    if (o.resume) {
+      const r = recoverReplacedDir(o.resume);
+      if (r) progress.line(`note: ${r}`);
+      if (!existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory (its save was interrupted and another run is writing there)`);
+    }
+    return await finetuneLocked(o, recipe, s, modelSpec, out, progress, splits, skipped);
+  } finally {
+    lock.release();
+  }
+}
+
+/** `out` must be a directory or not exist yet (it is created when the run starts writing). */
+function checkOutDir(out: string): void {
+  let isDir: boolean | null = null;
+  try { isDir = statSync(out).isDirectory(); } catch { /* does not exist yet */ }
+  if (isDir === false) throw new OptionError('out', `${out} is a file, not a directory; give a directory for the run's outputs`);
+}
+
+/** The rest of finetune(), with out's lock held and the data read. */
+async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: TrainSettings, modelSpec: string, out: string,
+  progress: ProgressSink, splits: Splits, skipped: FinetuneResult['skipped']): Promise<FinetuneResult> {
+  let s = settings;
+  const problem = splits.problem;
+  // another run's checkpoint is only read: an interrupted save there is read from beside it, never renamed
+  const readable = o.resume ? { path: o.resume } : readableDir(modelSpec);
+  if (readable.notice) progress.line(`note: ${readable.notice}`);
+  const opened = await openModel(readable.path, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
     throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
   });
   for (const n of opened.notices) progress.line(`note: ${n}`);
@@ -272,6 +328,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   // the recipe as it applies to this model's size (the default recipe trains small models harder); same options
   s = { ...resolveSettings(recipe, o, model.config.hidden_size), metric: s.metric };
   const smallModel = recipe === 'default' && model.config.hidden_size <= SMALL_MODEL_HIDDEN;
+  // what the model cannot take fails now, not mid-epoch with a native error
+  checkMaxLen(model.config, s.maxLen);
+  checkVocab(model.config, tokenizer, opened.source);
+  for (const [what, rows] of [['train', splits.train], ['dev', splits.dev], ['test', splits.test],
+    ...Object.entries(splits.moreDev), ...Object.entries(splits.testSplits)] as Array<[string, Example[] | null]>) {
+    checkPairs(model.config, opened.source, rows, what);
+  }
   if (s.dtype === 'bf16') model.setComputeType('bf16');
 
   const t0 = performance.now();
@@ -281,13 +344,19 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   progress.line(`data: ${train.length} training${dev ? `, ${dev.length} dev` : ''}${test ? `, ${test.length} test` : ''} examples, ` +
     `labels ${JSON.stringify(splits.labels)}, tokenized in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
-  mkdirSync(out, { recursive: true });
+  // the longest batch training can build: memory for it must be there before the first step
+  const longest = train.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
+  const seqLen = s.padding === 'fixed' ? s.maxLen : Math.min(s.maxLen, Math.ceil(longest / 8) * 8);
+  checkMemory(`training ${opened.source}`, model.config, { batchSize: s.batchSize, seqLen, training: true, bf16: s.dtype === 'bf16' });
+
   const outputs: FinetuneResult['outputs'] = {
     dir: out, checkpointBest: path.join(out, 'checkpoint-best'), checkpointLast: path.join(out, 'checkpoint-last'),
     log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null, submissions: [],
   };
-  writeFileSync(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
-  const trainer = new Trainer(model, { train, dev, labels: splits.labels, padId: tokenizer.vocab.padId }, s,
+  writeFileAtomic(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
+  const trainer = new Trainer(model, {
+    train, dev, labels: splits.labels, padId: tokenizer.vocab.padId, describeDev: (i) => rowName(splits.dev?.[i], 'dev', i),
+  }, s,
     { dir: out, vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, onRecord: o.onEvent as ((r: Record<string, unknown>) => void) | undefined },
     progress);
   if (o.resume) {
@@ -320,9 +389,11 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
   if (trainer.bestWeights) model.params.set(trainer.bestWeights);
   const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold };
-  summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, evalOpts).metrics) : null;
+  /** evaluation options that name example i of `rows` (file:line) in an error */
+  const naming = (rows: readonly Example[] | null, what: string) => ({ ...evalOpts, describe: (i: number) => rowName(rows?.[i], what, i) });
+  summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, naming(splits.dev, 'dev')).metrics) : null;
   for (const [name, rows] of Object.entries(splits.moreDev)) {
-    summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), evalOpts).metrics!;
+    summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), naming(rows, name)).metrics!;
     progress.line(`${name}: ${formatMetrics(summary.moreDev[name]!)}`);
   }
   outputs.metrics = path.join(out, 'metrics.json');
@@ -330,9 +401,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     model: modelSpec, task: o.task ?? null, recipe, metric: s.metric, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
     train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, ...(o.task ? { more_dev: summary.moreDev } : {}), history: summary.history,
   }, null, 2) + '\n');
-  const predictOn = (rows: readonly EncodedExample[]) => outputRows(evaluate(model, rows, evalOpts).logits, rows.length, splits.labels, problem, s.threshold);
+  const predictOn = (rows: readonly EncodedExample[], source: readonly Example[] | null, what: string) =>
+    outputRows(evaluate(model, rows, naming(source, what)).logits, rows.length, splits.labels, problem, s.threshold);
   // a task's first test split is `test` itself: predicted once, for predictions.tsv and its submission file
-  const testRows = test ? predictOn(test) : null;
+  const testRows = test ? predictOn(test, splits.test, 'test') : null;
   if (test && testRows) {
     outputs.predictions = path.join(out, 'predictions.tsv');
     writeFileAtomic(outputs.predictions, predictionsTsv(testRows));
@@ -341,7 +413,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   if (o.task) {
     for (const [split, rows] of Object.entries(splits.testSplits)) {
       const first = split === Object.keys(splits.testSplits)[0] && testRows !== null;
-      const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem))).map((r) => r.value);
+      const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem), rows, split)).map((r) => r.value);
       const file = writeSubmission(out, o.task, split, exampleIds(rows), preds);
       outputs.submissions.push(file);
       progress.line(`wrote ${file} (GLUE submission, ${rows.length} rows)`);
@@ -354,6 +426,11 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     progress.line(`${shown}  (${d.examples} examples; ${wall.toFixed(0)} s training)`);
   }
   return summary;
+}
+
+/** An example for an error message: its file and line when known. */
+function rowName(row: Example | undefined, what: string, i: number): string {
+  return row?.source ? `${row.source}:${row.line}` : `${what} example ${i + 1}`;
 }
 
 function abortReason(signal: AbortSignal | undefined): string {

@@ -75,10 +75,26 @@ export function runOptionsFrom(f: RunFlags): FinetuneOptions {
   return o;
 }
 
-/** Runs `work` with an AbortSignal that Ctrl-C / SIGTERM fire (the library then saves checkpoint-last and returns). */
+/**
+ * Runs `work` with an AbortSignal that Ctrl-C / SIGTERM fire: the library then stops within the step in progress,
+ * saves checkpoint-last (the state after the last completed step) and returns. A second Ctrl-C / SIGTERM exits at
+ * once (exit code 130 / 143): checkpoint saves are atomic, so what is on disk is the last good checkpoint, and the
+ * output directory's lock is released by the exit.
+ */
 export async function withStopSignals<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const stop = new AbortController();
-  const onInt = () => stop.abort('SIGINT'), onTerm = () => stop.abort('SIGTERM');
+  const handler = (name: 'SIGINT' | 'SIGTERM', code: number) => () => {
+    if (!stop.signal.aborted) {
+      process.stderr.write(`bertfit: ${name}: stopping at the next step boundary to save checkpoint-last ` +
+        `(${name === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to exit at once)\n`);
+      stop.abort(name);
+      return;
+    }
+    if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');   // the progress bar hid the cursor
+    process.stderr.write(`bertfit: ${name} again: exiting now; the last saved checkpoint is kept\n`);
+    process.exit(code);
+  };
+  const onInt = handler('SIGINT', 130), onTerm = handler('SIGTERM', 143);
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {

@@ -4,6 +4,12 @@
 // Determinism: the batch order is a function of the seed (BatchSampler), the dropout masks of (seed, micro-step),
 // and the native kernels are deterministic for a thread count, so an interrupted run resumed from checkpoint-last
 // ends with the same weights as an uninterrupted one.
+//
+// Failures: the trainer state changes only when a step completes, so at any moment it describes the last completed
+// step. Every step checks its loss, its gradient norm and the updated weights for NaN/Inf (a bad loss or gradient is
+// skipped with skipNonfinite, else training stops naming the step and the cause); no checkpoint is written from
+// non-finite weights or moments. A stop request is seen between the layers of the step in progress, which is then
+// abandoned; any other error saves checkpoint-last (the last completed step) before it propagates.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { native } from '../native/index.js';
@@ -15,18 +21,23 @@ import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safeten
 import { loadCheckpoint } from '../model/checkpoint/index.js';
 import { loadIntoParams } from '../model/classifier.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { evaluate } from './evaluate.js';
+import { withFileErrors } from '../util/fs-errors.js';
+import { evaluateSteps } from './evaluate.js';
 import { argmaxRows, formatMetrics, type Metrics } from './metrics.js';
+import { NonFiniteError, allFinite, countNonFinite, describeValue, formatCount } from './nonfinite.js';
 import { Adam } from './optimizer.js';
 import { JsonlLog, type ProgressSink } from './progress.js';
 import type { TrainSettings } from './recipes.js';
 import { learningRate } from './schedule.js';
+import { StateFileError, readTrainerState } from './state.js';
 
 export interface TrainData {
   train: EncodedExample[];
   dev: EncodedExample[] | null;
   labels: string[];
   padId: number;
+  /** names dev example i in an error (its file and line); default "dev example i+1" */
+  describeDev?: (index: number) => string;
 }
 
 export interface TrainOutput {
@@ -57,6 +68,8 @@ export interface TrainerState {
   /** dev metrics after each epoch, with that epoch's mean training loss and accuracy (per example) */
   history: Array<Metrics & { epoch: number; step: number; train_loss?: number; train_accuracy?: number }>;
   done: boolean;
+  /** optimizer steps skipped for a non-finite loss or gradient (--skip-nonfinite); they count in `step` */
+  skippedSteps?: number;
 }
 
 interface RunningStats {
@@ -79,12 +92,27 @@ export interface TrainResult {
   best: Metrics | null;
 }
 
+/** A stop request seen inside a step: the step in progress is abandoned (the state is that of the step before). */
+class StopInStep extends Error {}
+
+/** How long a step may compute without letting the event loop run (signal handlers, an AbortSignal's listeners). */
+const YIELD_EVERY_MS = 50;
+
 export class Trainer {
   private readonly sampler: BatchSampler;
   private readonly adam: Adam;
   private state: TrainerState;
   private stopRequested: string | null = null;
   private bestParams: Float32Array | null = null;
+  private lastYield = 0;
+  /** the optimizer is changing the weights: a failure now leaves them half-updated (nothing may be saved) */
+  private updating = false;
+  /** the weights are known not to be finite (nothing may be saved) */
+  private poisoned = false;
+  /** a checkpoint is being written: a failure now is the save's own (do not try it again) */
+  private saving = false;
+  /** at an epoch's end: the state as it was when its batches were done (what a failure before the save restores) */
+  private epochEndState: TrainerState | null = null;
 
   constructor(private readonly model: BertClassifier, private readonly data: TrainData, private readonly s: TrainSettings,
     private readonly out: TrainOutput, private readonly progress: ProgressSink) {
@@ -98,7 +126,7 @@ export class Trainer {
     this.state = {
       version: 1, settings: s, labels: data.labels, numTrain: data.train.length, step: 0, microStep: 0,
       totalSteps: this.countTotalSteps(), epochStart: this.sampler.state(), batchInEpoch: 0, running: freshStats(),
-      best: null, evalsWithoutImprovement: 0, history: [], done: false,
+      best: null, evalsWithoutImprovement: 0, history: [], done: false, skippedSteps: 0,
     };
   }
 
@@ -118,7 +146,11 @@ export class Trainer {
     return Math.ceil(batches / this.s.gradAccum);
   }
 
-  /** Ask the loop to stop after the current optimizer step and save checkpoint-last (SIGINT / SIGTERM). */
+  /**
+   * Ask the loop to stop and save checkpoint-last (SIGINT / SIGTERM). It is seen between the layers of the step in
+   * progress (within about YIELD_EVERY_MS of compute), which is then abandoned: checkpoint-last holds the state after
+   * the last completed step.
+   */
   requestStop(why: string): void {
     this.stopRequested = why;
   }
@@ -127,8 +159,7 @@ export class Trainer {
   resumeFrom(dir: string): void {
     const stateFile = path.join(dir, STATE_FILE);
     if (!existsSync(stateFile)) throw new Error(`--resume ${dir}: no ${STATE_FILE} there (is it a checkpoint-last directory?)`);
-    const st = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
-    if (st.version !== 1) throw new Error(`${stateFile}: unknown trainer state version ${String(st.version)}`);
+    const st = readTrainerState(stateFile);
     if (st.numTrain !== this.data.train.length) {
       throw new Error(`--resume ${dir}: the checkpoint was trained on ${st.numTrain} examples, this run has ${this.data.train.length}`);
     }
@@ -140,11 +171,21 @@ export class Trainer {
         throw new Error(`--resume ${dir}: ${key} was ${String(st.settings[key])} in the interrupted run, now ${String(this.s[key])}; resume with the same settings`);
       }
     }
-    const opt = parseSafetensors(readFileSync(path.join(dir, OPT_FILE)), path.join(dir, OPT_FILE));
+    if (st.totalSteps !== this.state.totalSteps) {
+      throw new StateFileError(`${stateFile}: field totalSteps is ${st.totalSteps}, but these settings and data make ${this.state.totalSteps} steps`);
+    }
+    const optFile = path.join(dir, OPT_FILE);
+    const opt = parseSafetensors(withFileErrors(optFile, 'read', () => readFileSync(optFile)), optFile);
     const m = opt.tensors.get('exp_avg'), v = opt.tensors.get('exp_avg_sq');
-    if (!m || !v) throw new Error(`${path.join(dir, OPT_FILE)}: exp_avg / exp_avg_sq missing`);
-    this.adam.restore({ step: st.step, m: m.toFloat32(), v: v.toFloat32() });
-    this.sampler.restore(st.epochStart);
+    if (!m || !v) throw new Error(`${optFile}: exp_avg / exp_avg_sq missing`);
+    // skipped steps did not update the optimizer: its bias correction counts the steps taken
+    this.adam.restore({ step: st.step - (st.skippedSteps ?? 0), m: m.toFloat32(), v: v.toFloat32() });
+    if (!allFinite(this.adam.m) || !allFinite(this.adam.v)) throw new NonFiniteError(`${optFile}: the optimizer moments are not finite`);
+    try {
+      this.sampler.restore(st.epochStart);
+    } catch (e) {
+      throw new StateFileError(`${stateFile}: field epochStart: ${(e as Error).message}`);
+    }
     this.state = { ...st, settings: this.s };
     // the best epoch may lie before the interruption: its weights are checkpoint-best's, needed for the final outputs
     if (st.best) {
@@ -158,11 +199,32 @@ export class Trainer {
     return this.state;
   }
 
-  /** Trains to the end (or early stop / stop request). Yields to the event loop after every step so SIGINT lands. */
+  /**
+   * Trains to the end (or early stop / stop request). The event loop runs between the layers of a step, so a signal
+   * handler can request a stop within a step.
+   *
+   * Throws: NonFiniteError when a step's loss or gradient norm is not finite (beyond skipNonfinite skipped steps) or
+   *   an update makes the weights non-finite; any error of the loop. Before rethrowing, checkpoint-last is saved when
+   *   the state is consistent and finite and this run completed a step (the message says so).
+   */
   async run(): Promise<TrainResult> {
+    const startStep = this.state.step;
+    const log = this.openLog();
+    this.progress.start(this.state.totalSteps, this.state.step);
+    try {
+      return await this.loop(log);
+    } catch (e) {
+      if (this.state.step > startStep) this.saveAfterFailure(e);
+      throw e;
+    } finally {
+      this.progress.stop();
+      log.close();
+    }
+  }
+
+  private async loop(log: JsonlLog): Promise<TrainResult> {
     const s = this.s;
     const st = this.state;
-    const log = new JsonlLog(path.join(this.out.dir, 'log.jsonl'), st.step > 0, this.out.onRecord);
     const C = this.model.config.num_labels;
     // running accuracy is a classification statistic; regression / multi-label runs log the loss only
     const classes = this.model.problemType === 'single_label_classification';
@@ -171,43 +233,97 @@ export class Trainer {
     const sched = { baseLr: s.lr, kind: s.schedule, warmupSteps, totalSteps: st.totalSteps };
     const collateOpts = { padding: s.padding, maxLen: s.maxLen, padId: this.data.padId };
     const predBuf = new Int32Array(s.batchSize);
+    const skipLimit = s.skipNonfinite ?? 0;
     let reason: StopReason = 'finished';
-    this.progress.start(st.totalSteps, st.step);
     let t0 = performance.now();
-    try {
-      while (this.sampler.epoch < s.epochs && !st.done) {
-        const epoch = this.sampler.epoch;
-        const batches = this.sampler.epochBatches();
-        const nBatches = batches.length;
-        let accumulated = 0;
-        for (let b = st.batchInEpoch; b < nBatches; b++) {
-          const batch = collate(this.data.train, batches[b] as number[], collateOpts);
-          if (accumulated === 0) this.model.zeroGrad();
-          const logits = this.model.forward(batch, { train: true, seed: s.seed, step: st.microStep });
-          const loss = this.model.loss(batch.labels, batch.targets);
-          this.model.backward(1 / s.gradAccum);
-          st.microStep++;
-          accumulated++;
-          const r = st.running;
-          r.lossSum += loss * batch.size;
-          r.windowLoss += loss;
-          r.windowBatches++;
-          r.windowSeqs += batch.size;
-          r.seen += batch.size;
-          if (classes) {
-            const pred = argmaxRows(logits, batch.size, C, predBuf);
-            for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) r.correct++;
+    this.lastYield = t0;
+    const interrupted = (note = '', save = true): TrainResult => {
+      if (save) this.saveLast();
+      this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}${note}; continue with --resume`);
+      return { reason: 'interrupted', state: st, best: this.bestMetrics() };
+    };
+    while (this.sampler.epoch < s.epochs && !st.done) {
+      const epoch = this.sampler.epoch;
+      const batches = this.sampler.epochBatches();
+      const nBatches = batches.length;
+      // one optimizer step = gradAccum batches (the epoch's last step takes what is left); st.batchInEpoch is always
+      // at a step boundary, and `st` changes only when a step completes, so a failure or stop inside a step leaves
+      // it describing the previous one
+      for (let b = st.batchInEpoch; b < nBatches;) {
+        const end = Math.min(b + s.gradAccum, nBatches);
+        const pending = { lossSum: 0, correct: 0, seen: 0, windowLoss: 0, windowBatches: 0, windowSeqs: 0 };
+        let micro = st.microStep;
+        let bad: string | null = null;
+        try {
+          this.model.zeroGrad();
+          for (let k = b; k < end; k++, micro++) {
+            // a non-finite loss spoils the step: the rest of its batches are passed over (their dropout step numbers
+            // still advance, so the batches after this step see the masks an unskipped run would)
+            if (bad !== null) continue;
+            const batch = collate(this.data.train, batches[k] as number[], collateOpts);
+            const logits = await this.inSlices(this.model.forwardSteps(batch, { train: true, seed: s.seed, step: micro }));
+            const loss = this.model.loss(batch.labels, batch.targets);
+            if (!Number.isFinite(loss)) {
+              bad = `the loss is ${describeValue(loss)} (epoch ${epoch + 1}, batch ${k + 1}/${nBatches})`;
+              continue;
+            }
+            await this.inSlices(this.model.backwardSteps(1 / s.gradAccum));
+            pending.lossSum += loss * batch.size;
+            pending.windowLoss += loss;
+            pending.windowBatches++;
+            pending.windowSeqs += batch.size;
+            pending.seen += batch.size;
+            if (classes) {
+              const pred = argmaxRows(logits, batch.size, C, predBuf);
+              for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) pending.correct++;
+            }
           }
-          if (accumulated < s.gradAccum && b + 1 < nBatches) continue;
-          // optimizer step (a partial accumulation at the epoch's end still steps, with what it has)
-          accumulated = 0;
-          const gradNorm = s.clipNorm > 0 ? native.clipByGlobalNorm(this.model.grads, s.clipNorm) : native.globalNorm(this.model.grads);
-          const lr = learningRate(st.step, sched);
-          this.adam.update(lr);
+        } catch (e) {
+          if (e instanceof StopInStep) return interrupted(' (the step in progress was abandoned)');
+          throw e;
+        }
+        let gradNorm = NaN;
+        if (bad === null) {
+          gradNorm = s.clipNorm > 0 ? native.clipByGlobalNorm(this.model.grads, s.clipNorm) : native.globalNorm(this.model.grads);
+          if (!Number.isFinite(gradNorm)) bad = `the gradient norm is ${describeValue(gradNorm)} (epoch ${epoch + 1}, batches ${b + 1}-${end}/${nBatches})`;
+        }
+        const lr = learningRate(st.step, sched);
+        const stepNo = st.step + 1;
+        if (bad !== null) {
+          const skipped = st.skippedSteps ?? 0;
+          if (skipped >= skipLimit) {
+            throw new NonFiniteError(`step ${stepNo}: ${bad}; training stopped` +
+              (skipLimit > 0 ? ` after skipping ${skipped} such steps (the most --skip-nonfinite ${skipLimit} allows)` : ' (--skip-nonfinite N skips up to N such steps)') +
+              `; lower the learning rate (${s.lr}) or check the data`);
+          }
+          // skipped as a mixed-precision trainer skips an overflowing step: no update, the schedule moves on
+          st.skippedSteps = skipped + 1;
           st.step++;
-          st.batchInEpoch = b + 1;
+          st.microStep = micro;
+          st.batchInEpoch = end;
+          this.progress.line(`step ${stepNo}: ${bad}; skipped without updating the weights (${st.skippedSteps} of at most ${skipLimit})`);
+          log.write({ type: 'skip', epoch: epoch + 1, batch: end, step: st.step, cause: bad, lr });
+        } else {
+          this.updating = true;
+          this.adam.update(lr);
+          this.updating = false;
+          if (!allFinite(this.model.params)) {
+            this.poisoned = true;
+            const count = formatCount(countNonFinite(this.model.params));
+            const eps32 = Math.fround(s.adamEps);
+            const hint = eps32 < 1.2e-38 ? `; adamEps ${s.adamEps} is ${eps32 === 0 ? '0' : 'subnormal'} in float32, so a weight whose gradient is 0 gets 0/0`
+              : `; lower the learning rate (${s.lr})`;
+            throw new NonFiniteError(`step ${stepNo}: the optimizer update made ${count} of the ${this.model.params.length} weights non-finite ` +
+              `(lr ${lr.toExponential(3)}, adamEps ${s.adamEps}, gradient norm ${gradNorm.toFixed(3)})${hint}; training stopped, nothing of this step was saved`);
+          }
+          st.step++;
+          st.microStep = micro;
+          st.batchInEpoch = end;
+          const r = st.running;
+          r.lossSum += pending.lossSum; r.correct += pending.correct; r.seen += pending.seen;
+          r.windowLoss += pending.windowLoss; r.windowBatches += pending.windowBatches; r.windowSeqs += pending.windowSeqs;
           // GluonNLP's tutorial logs every N batches of the epoch; otherwise every N steps and at each epoch's end.
-          const due = s.logStyle === 'tutorial' ? (b + 1) % s.logEvery === 0 : st.step % s.logEvery === 0 || b + 1 === nBatches;
+          const due = s.logStyle === 'tutorial' ? end % s.logEvery === 0 : st.step % s.logEvery === 0 || end === nBatches;
           if (r.windowBatches > 0 && due) {
             const now = performance.now();
             const seqPerSec = r.windowSeqs / ((now - t0) / 1000);
@@ -216,50 +332,93 @@ export class Trainer {
             const acc = classes ? r.correct / r.seen : undefined;
             const accText = acc === undefined ? '' : s.logStyle === 'tutorial' ? `, acc=${acc.toFixed(3)}` : ` acc ${acc.toFixed(3)}`;
             this.progress.line(s.logStyle === 'tutorial'
-              ? `[Epoch ${epoch + 1} Batch ${b + 1}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}${accText}`
-              : `epoch ${epoch + 1} batch ${b + 1}/${nBatches} step ${st.step}/${st.totalSteps} loss ${meanLoss.toFixed(4)} ` +
+              ? `[Epoch ${epoch + 1} Batch ${end}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}${accText}`
+              : `epoch ${epoch + 1} batch ${end}/${nBatches} step ${st.step}/${st.totalSteps} loss ${meanLoss.toFixed(4)} ` +
                 `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)}${accText} ${seqPerSec.toFixed(1)} seq/s`);
-            log.write({ type: 'train', epoch: epoch + 1, batch: b + 1, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
+            log.write({ type: 'train', epoch: epoch + 1, batch: end, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
               ...(acc === undefined ? {} : { acc }), seq_per_s: seqPerSec });
             this.progress.tick(st.step, { loss: meanLoss, seqPerSec });
             r.windowLoss = 0; r.windowBatches = 0; r.windowSeqs = 0;
           }
-          await yieldToEventLoop();
-          if (this.stopRequested) {
-            this.saveLast();
-            this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}; continue with --resume`);
-            reason = 'interrupted';
-            return { reason, state: st, best: this.bestMetrics() };
-          }
         }
-        // end of epoch
-        this.sampler.nextEpoch();
-        st.epochStart = this.sampler.state();
-        st.batchInEpoch = 0;
-        const ended = st.running;
-        const train = ended.seen === 0 ? {}
-          : classes ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : { train_loss: ended.lossSum / ended.seen };
-        st.running = freshStats();
-        if (s.evalEachEpoch && this.data.dev) {
-          const stop = this.evalAndKeepBest(epoch + 1, log, train);
-          if (stop) { reason = 'early-stop'; st.done = true; }
-        }
-        if (this.sampler.epoch >= s.epochs) st.done = true;
-        this.saveLast();
-        if (this.stopRequested && !st.done) {
-          this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}; continue with --resume`);
-          return { reason: 'interrupted', state: st, best: this.bestMetrics() };
-        }
+        b = end;
+        await this.yieldNow();
+        if (this.stopRequested) return interrupted();
       }
-      if (!s.evalEachEpoch || !this.data.dev) {
-        // no per-epoch selection: the final weights are the best we have
-        this.model.save(path.join(this.out.dir, 'checkpoint-best'), this.out.vocabText, this.out.doLowerCase);
+      // end of epoch. Until checkpoint-last is saved, a failure (evaluation, the save) restores this state, in which
+      // the epoch's batches are done but its end is not: a resumed run evaluates and saves it again.
+      this.epochEndState = structuredClone(st);
+      this.sampler.nextEpoch();
+      st.epochStart = this.sampler.state();
+      st.batchInEpoch = 0;
+      const ended = st.running;
+      const train = ended.seen === 0 ? {}
+        : classes ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : { train_loss: ended.lossSum / ended.seen };
+      st.running = freshStats();
+      if (s.evalEachEpoch && this.data.dev) {
+        let stop: boolean;
+        try {
+          stop = await this.evalAndKeepBest(epoch + 1, log, train);
+        } catch (e) {
+          if (!(e instanceof StopInStep)) throw e;
+          // the epoch's end is redone on resume: its batches are done, its evaluation is not
+          Object.assign(st, this.epochEndState);
+          this.epochEndState = null;
+          return interrupted(' (the evaluation in progress was abandoned)');
+        }
+        if (stop) { reason = 'early-stop'; st.done = true; }
       }
-      return { reason, state: st, best: this.bestMetrics() };
-    } finally {
-      this.progress.stop();
-      log.close();
+      if (this.sampler.epoch >= s.epochs) st.done = true;
+      this.saveLast();
+      this.epochEndState = null;
+      if (this.stopRequested && !st.done) return interrupted('', false);
     }
+    if (!s.evalEachEpoch || !this.data.dev) {
+      // no per-epoch selection: the final weights are the best we have
+      this.saveModel('checkpoint-best');
+    }
+    return { reason, state: st, best: this.bestMetrics() };
+  }
+
+  /**
+   * Runs a step generator of the model to its end, letting the event loop run every YIELD_EVERY_MS so a signal can
+   * request a stop. Throws StopInStep when one did (the step is abandoned; `state` still describes the last one).
+   */
+  private async inSlices<T>(g: Generator<void, T>): Promise<T> {
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+      if (performance.now() - this.lastYield >= YIELD_EVERY_MS) await this.yieldNow();
+      if (this.stopRequested) throw new StopInStep();
+    }
+  }
+
+  private async yieldNow(): Promise<void> {
+    await yieldToEventLoop();
+    this.lastYield = performance.now();
+  }
+
+  /**
+   * log.jsonl, opened for this run. A resumed run first drops the lines after the step it resumes from (written
+   * after that checkpoint was saved, by a run that then died), and a torn last line: the log keeps one line per step.
+   */
+  private openLog(): JsonlLog {
+    const file = path.join(this.out.dir, 'log.jsonl');
+    const st = this.state;
+    const resumed = st.step > 0;
+    if (resumed && existsSync(file)) {
+      const text = withFileErrors(file, 'read', () => readFileSync(file, 'utf8'));
+      const evals = new Set(st.history.map((h) => `${h.epoch}/${h.step}`));
+      const kept = text.split('\n').filter((line) => {
+        let rec: { type?: unknown; step?: unknown; epoch?: unknown };
+        try { rec = JSON.parse(line) as typeof rec; } catch { return false; }
+        if (typeof rec !== 'object' || rec === null || typeof rec.step !== 'number') return false;
+        // an evaluation at the resumed step is kept only if the checkpoint has it (else the resumed run redoes it)
+        return rec.type === 'eval' ? rec.step < st.step || evals.has(`${String(rec.epoch)}/${rec.step}`) : rec.step <= st.step;
+      });
+      writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+    }
+    return new JsonlLog(file, resumed, this.out.onRecord);
   }
 
   private bestMetrics(): Metrics | null {
@@ -273,29 +432,54 @@ export class Trainer {
     return this.bestParams;
   }
 
-  /** Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires. */
-  private evalAndKeepBest(epoch: number, log: JsonlLog, train: { train_loss?: number; train_accuracy?: number }): boolean {
+  /**
+   * Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires.
+   * Throws StopInStep when a stop is requested during the evaluation (before anything is recorded).
+   */
+  private async evalAndKeepBest(epoch: number, log: JsonlLog, train: { train_loss?: number; train_accuracy?: number }): Promise<boolean> {
     const st = this.state;
-    const res = evaluate(this.model, this.data.dev!, {
+    // a long dev evaluation lets a stop request in between its batches (StopInStep: nothing of it is kept)
+    const res = await this.inSlices(evaluateSteps(this.model, this.data.dev!, {
       batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId, threshold: this.s.threshold,
-    });
+      describe: this.data.describeDev ?? ((i) => `dev example ${i + 1}`),
+    }));
     const m = res.metrics!;
-    st.history.push({ ...m, epoch, step: st.step, ...train });
     const value = m[this.s.metric];
     if (value === undefined) throw new Error(`the dev metrics have no ${this.s.metric} (they have ${Object.keys(m).join(', ')})`);
+    st.history.push({ ...m, epoch, step: st.step, ...train });
     this.progress.line(`dev after epoch ${epoch}: ${formatMetrics(m)} (${m.examples} examples)` +
       (train.train_loss !== undefined ? `; epoch train loss ${train.train_loss.toFixed(4)}` : ''));
     log.write({ type: 'eval', epoch, step: st.step, ...m, ...train });
     if (!st.best || value > st.best.value) {
+      this.saveModel('checkpoint-best');
+      writeFileAtomic(path.join(this.out.dir, 'checkpoint-best', 'metrics.json'), JSON.stringify({ ...m, epoch, step: st.step }, null, 2) + '\n');
       st.best = { value, epoch, step: st.step };
       st.evalsWithoutImprovement = 0;
-      this.model.save(path.join(this.out.dir, 'checkpoint-best'), this.out.vocabText, this.out.doLowerCase);
-      writeFileAtomic(path.join(this.out.dir, 'checkpoint-best', 'metrics.json'), JSON.stringify({ ...m, epoch, step: st.step }, null, 2) + '\n');
       this.bestParams = Float32Array.from(this.model.params);
       return false;
     }
     st.evalsWithoutImprovement++;
     return this.s.earlyStop > 0 && st.evalsWithoutImprovement >= this.s.earlyStop;
+  }
+
+  /** Refuses to write weights (or optimizer moments) that are not finite: a checkpoint never holds NaN / Inf. */
+  private checkSavable(what: string, withMoments: boolean): void {
+    const parts: Array<[string, Float32Array]> = [['weights', this.model.params]];
+    if (withMoments) parts.push(['optimizer moments (exp_avg)', this.adam.m], ['optimizer moments (exp_avg_sq)', this.adam.v]);
+    for (const [name, x] of parts) {
+      if (!allFinite(x)) {
+        this.poisoned = true;
+        throw new NonFiniteError(`not saving ${what} at step ${this.state.step}: ${formatCount(countNonFinite(x))} of its ${name} are not finite`);
+      }
+    }
+  }
+
+  private saveModel(name: string, extraFiles?: Record<string, Buffer | string>): void {
+    this.checkSavable(name, extraFiles !== undefined);
+    // stays set when the save throws: saveAfterFailure must not try the same save again
+    this.saving = true;
+    this.model.save(path.join(this.out.dir, name), this.out.vocabText, this.out.doLowerCase, extraFiles);
+    this.saving = false;
   }
 
   /** checkpoint-last = the model + optimizer moments + trainer state, written atomically as one directory. */
@@ -304,10 +488,32 @@ export class Trainer {
       { name: 'exp_avg', shape: [this.adam.m.length], data: this.adam.m },
       { name: 'exp_avg_sq', shape: [this.adam.v.length], data: this.adam.v },
     ], { metadata: { format: 'bertfit-adam', step: String(this.adam.step) } });
-    this.model.save(path.join(this.out.dir, 'checkpoint-last'), this.out.vocabText, this.out.doLowerCase, {
+    this.saveModel('checkpoint-last', {
       [OPT_FILE]: opt,
       [STATE_FILE]: JSON.stringify(this.state, null, 1) + '\n',
     });
+  }
+
+  /**
+   * After an error in the loop: saves checkpoint-last with the last consistent state, unless the weights are not
+   * finite, an optimizer update or a save was cut short, or the state has nothing new. Says what it did; never throws
+   * (the caller rethrows the original error).
+   */
+  private saveAfterFailure(e: unknown): void {
+    const last = path.join(this.out.dir, 'checkpoint-last');
+    const why = this.poisoned ? 'the weights are not finite' : this.updating ? 'the error interrupted an optimizer update'
+      : this.saving ? 'saving was what failed' : null;
+    if (why !== null) {
+      this.progress.line(`not saving ${last} (${why}); it keeps its last good state`);
+      return;
+    }
+    if (this.epochEndState) this.state = this.epochEndState;
+    try {
+      this.saveLast();
+      this.progress.line(`${e instanceof Error ? e.name : 'error'}: saved ${last} at step ${this.state.step} before stopping; continue with --resume once the cause is fixed`);
+    } catch (e2) {
+      this.progress.line(`could not save ${last} after the error: ${(e2 as Error).message}`);
+    }
   }
 }
 
