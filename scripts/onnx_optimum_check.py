@@ -7,13 +7,14 @@ scores a labelled GLUE-style TSV (MRPC dev by default) and, given `bertfit predi
 the largest logit difference between the engines.
 
 Run in a venv with a current PyPI optimum + onnxruntime + transformers (Optimum 2 keeps its ONNX Runtime classes in
-the optimum-onnx package; measured with optimum 2.3.0, optimum-onnx 0.1.0, onnxruntime 1.32.0):
-    python3 -m venv .venv-torch && .venv-torch/bin/pip install torch transformers optimum optimum-onnx onnxruntime
+the optimum-onnx package, which pins transformers < 4.58: give it its own venv rather than the transformers-5 one the
+bench companions use; measured with optimum 2.3.0, optimum-onnx 0.1.0, onnxruntime 1.32.0, transformers 4.57.6):
+    python3 -m venv .venv-optimum && .venv-optimum/bin/pip install optimum optimum-onnx onnxruntime
     node dist/src/cli/main.js export --model runs/mrpc-minilm/checkpoint-best --out /tmp/mrpc-onnx --quantize int8
     node dist/src/cli/main.js predict --model runs/mrpc-minilm/checkpoint-best --data ../shared/data/mrpc/dev.tsv \
         --text-a '#1 String' --text-b '#2 String' --max-len 128 --out /tmp/mrpc-bertfit.jsonl
-    .venv-torch/bin/python scripts/onnx_optimum_check.py --model /tmp/mrpc-onnx --expect /tmp/mrpc-bertfit.jsonl
-    .venv-torch/bin/python scripts/onnx_optimum_check.py --model /tmp/mrpc-onnx --file model_quantized.onnx
+    .venv-optimum/bin/python scripts/onnx_optimum_check.py --model /tmp/mrpc-onnx --expect /tmp/mrpc-bertfit.jsonl
+    .venv-optimum/bin/python scripts/onnx_optimum_check.py --model /tmp/mrpc-onnx --file model_quantized.onnx
 
 Exit status: 0 when it loaded and ran (and, with --expect and --tolerance, the logits agree); 1 otherwise.
 """
