@@ -75,16 +75,18 @@ export function runOptionsFrom(f: RunFlags): FinetuneOptions {
   return o;
 }
 
-/** Runs `work` with an AbortSignal that Ctrl-C / SIGTERM fire (the library then saves checkpoint-last and returns). */
+/**
+ * Runs `work` with an AbortSignal that Ctrl-C / SIGTERM fire (the library then saves checkpoint-last and returns).
+ * SIGUSR2 too: mpirun forwards it to every process of a job (it turns Ctrl-C into SIGTERM plus a kill one second
+ * later), so `bertfit launch` and `kill -USR2 <mpirun's pid>` stop a data-parallel run gracefully with it.
+ */
 export async function withStopSignals<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const stop = new AbortController();
-  const onInt = () => stop.abort('SIGINT'), onTerm = () => stop.abort('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGUSR2'] as const).map((sig) => [sig, () => stop.abort(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   try {
     return await work(stop.signal);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
 }

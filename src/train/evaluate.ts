@@ -1,5 +1,9 @@
 // Running a classifier in eval mode over a dataset: metrics (when labelled), predictions and probabilities.
+// Data parallel: the batches are dealt round-robin over the ranks and the logits summed (each row is non-zero on
+// one rank only, so the sum is exact), so every rank ends with all logits and the same metrics.
 import { collate, type Padding } from '../data/collate.js';
+import type { Comm } from '../parallel/comm.js';
+import { ownsBatch } from '../parallel/shard.js';
 import type { EncodedExample } from '../data/types.js';
 import type { BertClassifier } from '../model/bert.js';
 import { argmaxRows, scoreOutputs, type Metrics } from './metrics.js';
@@ -12,6 +16,8 @@ export interface EvalOptions {
   padding?: Padding;
   /** multi-label decision threshold (default 0.5) */
   threshold?: number;
+  /** share the batches among these ranks (every rank must call evaluate with the same examples); default: alone */
+  comm?: Comm;
 }
 
 export interface EvalResult {
@@ -32,18 +38,26 @@ export function evaluate(model: BertClassifier, examples: readonly EncodedExampl
   let lossSum = 0;
   let labelled = 0;
   const problem = model.problemType;
-  for (let start = 0; start < N; start += o.batchSize) {
+  const rank = o.comm?.rank ?? 0, size = o.comm?.size ?? 1;
+  for (let start = 0, index = 0; start < N; start += o.batchSize, index++) {
+    if (!ownsBatch(index, rank, size)) continue;
     const idx = Array.from({ length: Math.min(o.batchSize, N - start) }, (_, i) => start + i);
     const batch = collate(examples, idx, { padding: o.padding ?? 'dynamic', maxLen: o.maxLen, padId: o.padId });
     const out = model.forward(batch, { train: false, grad: false });
     logits.set(out.subarray(0, batch.size * C), start * C);
-    argmaxRows(out, batch.size, C, predictions.subarray(start, start + batch.size));
     const answered = problem === 'single_label_classification' ? batch.labels.every((l) => l >= 0) : batch.targets !== undefined;
     if (answered) {
       lossSum += model.loss(batch.labels, batch.targets) * batch.size;
       labelled += batch.size;
     }
   }
+  if (o.comm && size > 1) {
+    o.comm.allreduce(logits, 'sum');
+    const totals = new Float64Array([lossSum, labelled]);
+    o.comm.allreduce(totals, 'sum');
+    [lossSum, labelled] = [totals[0]!, totals[1]!];
+  }
+  argmaxRows(logits, N, C, predictions);
   const gold = examples.map((e) => (problem === 'single_label_classification' ? e.label : e.target ?? -1));
   const metrics = labelled === N && N > 0
     ? scoreOutputs(logits, gold, { problemType: problem, numLabels: C, threshold: o.threshold }, lossSum / N) : null;

@@ -1,4 +1,5 @@
 // `bertfit finetune`: fine-tune a BERT classifier on a sentence(-pair) dataset. Flags -> finetune() (src/api/finetune.ts).
+// `mpirun -np N bertfit finetune ...` runs it data-parallel over N processes (finetune() sees the launcher).
 import { Option, type Command } from 'commander';
 import { finetune, type FinetuneOptions } from '../../api/finetune.js';
 import { flagOf } from '../../errors.js';
@@ -11,7 +12,7 @@ interface FinetuneFlags extends RunFlags {
   epochs?: string; batchSize?: string; maxLen?: string; lr?: string; optimizer?: 'adam' | 'adamw';
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
   gradAccum?: string; seed?: string; padding?: 'fixed' | 'dynamic'; lastBatch?: 'keep' | 'discard' | 'rollover';
-  earlyStop?: string; dtype?: 'fp32' | 'bf16'; threshold?: string; resume?: string;
+  earlyStop?: string; dtype?: 'fp32' | 'bf16'; threshold?: string; resume?: string; replicaCheckEvery?: string;
 }
 
 const d = RECIPES.default!, t = RECIPES.tutorial!;
@@ -43,7 +44,8 @@ export function register(program: Command): void {
     .option('--early-stop <patience>', 'stop after N dev evaluations without improvement; 0 = off (default: 0)')
     .option('--threshold <x>', 'multi-label: a label is predicted when its probability is >= x (default: 0.5)')
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs with fp32 master weights (default: fp32)').choices(['fp32', 'bf16']))
-    .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings)')
+    .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings; under mpirun, any number of processes)')
+    .option('--replica-check-every <n>', 'under mpirun: compare the processes\' parameter checksums every N optimizer steps and at each epoch end; 0 = epoch ends only (default: 50)')
     .action(async (flags: FinetuneFlags) => {
       process.exitCode = await run(flags);
     });
@@ -56,7 +58,7 @@ function optionsFrom(f: FinetuneFlags): FinetuneOptions {
   };
   if (f.resume) o.resume = f.resume;
   const numeric = ['epochs', 'batchSize', 'maxLen', 'lr', 'weightDecay', 'adamEps', 'warmupRatio', 'clipNorm', 'gradAccum',
-    'seed', 'earlyStop', 'threshold'] as const;
+    'seed', 'earlyStop', 'threshold', 'replicaCheckEvery'] as const;
   for (const k of numeric) {
     const v = numberFlag(flagOf(k).slice(2), f[k]);
     if (v !== undefined) o[k] = v;
@@ -68,7 +70,8 @@ async function run(f: FinetuneFlags): Promise<number> {
   // Ctrl-C / SIGTERM: the library stops at the next step boundary and saves checkpoint-last.
   const r = await withStopSignals((signal) => finetune({ ...optionsFrom(f), progress: makeProgress(), signal }));
   if (r.stop === 'interrupted') return 130;
-  // every dev metric of checkpoint-best (classification: accuracy, f1, macro_f1, mcc; regression: pearson, ...)
-  console.log(JSON.stringify({ ...(r.dev ?? {}), wall_s: r.wallSeconds, out: r.outputs.dir }));
+  // every dev metric of checkpoint-best (classification: accuracy, f1, macro_f1, mcc; regression: pearson, ...);
+  // under mpirun every rank has it, rank 0 prints it
+  if (r.parallel.rank === 0) console.log(JSON.stringify({ ...(r.dev ?? {}), wall_s: r.wallSeconds, out: r.outputs.dir }));
   return 0;
 }
