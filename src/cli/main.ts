@@ -12,6 +12,7 @@ import { register as registerTokenize } from './commands/tokenize.js';
 import { register as registerPull } from './commands/pull.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSweep } from './commands/sweep.js';
+import { register as registerLaunch } from './commands/launch.js';
 
 const program = new Command();
 program
@@ -19,6 +20,8 @@ program
   .description('Fine-tune and serve BERT-family sentence(-pair) classifiers on the CPU, in Node.js.')
   .version('0.1.0')
   .showHelpAfterError()
+  // launch passes everything after its command name to that command (passThroughOptions needs this)
+  .enablePositionalOptions()
   .exitOverride();
 
 registerInfo(program);
@@ -30,6 +33,7 @@ registerTokenize(program);
 registerPull(program);
 registerServe(program);
 registerSweep(program);
+registerLaunch(program);
 
 try {
   await program.parseAsync(process.argv);
