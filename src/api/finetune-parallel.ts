@@ -1,6 +1,8 @@
 // The data-parallel side of finetune(): who prints, the per-rank thread default, the check that every rank runs the
 // same job, the job summary line, and stopping the whole job when one rank fails.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fingerprint } from '../parallel/agree.js';
 import type { Comm } from '../parallel/comm.js';
 import type { EncodedExample } from '../data/types.js';
@@ -73,8 +75,9 @@ export function describeJob(comm: Comm, hosts: number, batchSize: number, params
 export function abortJob(comm: Comm, e: unknown, out: string): never {
   const message = e instanceof Error ? e.message : String(e);
   const stack = process.env.BERTFIT_DEBUG === '1' && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  const last = path.join(out, 'checkpoint-last');
+  const kept = comm.rank === 0 && existsSync(last) ? `; ${last} keeps the last saved step (continue with --resume)` : '';
   process.stderr.write(`bertfit: rank ${comm.rank} of ${comm.size} (${comm.host}) failed: ${message}${stack}\n` +
-    `bertfit: stopping all ${comm.size} processes; ${out}/checkpoint-last on rank 0's machine keeps the last saved ` +
-    'step (continue with --resume)\n');
+    `bertfit: stopping all ${comm.size} processes${kept}\n`);
   return comm.abort(e instanceof UsageError ? 2 : 1);
 }
