@@ -58,5 +58,7 @@ export { CheckpointError } from './model/checkpoint/index.js';
 
 // settings and errors
 export { OptionError, UsageError } from './errors.js';
+// data-parallel training (finetune() under mpirun): a launch or the ranks disagreeing
+export { DistributedError } from './parallel/errors.js';
 export { type Dtype, applyThreads } from './api/options.js';
 export { native } from './native/index.js';
