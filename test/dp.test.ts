@@ -2,7 +2,8 @@
 // with random:tiny: two processes give the losses, evaluations and weights of one process with the same global
 // batch (within 1e-6 relative: only the order of floating-point sums differs), with dropout on and off, uneven and
 // empty shards and gradient accumulation; a run stopped with 2 processes resumes with 1 and the other way round and
-// ends where an uninterrupted run ends; ranks that disagree, or one that fails, stop the whole job with a message.
+// ends where an uninterrupted run ends; `bertfit launch` stops gracefully on Ctrl-C; ranks that disagree, or one that
+// fails, stop the whole job with a message.
 // Skips (saying why) without mpirun or without an MPI build of the addon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,10 +133,12 @@ test('2 processes = 1 process, dropout off, gradient accumulation 2, a last batc
  * Starts `mpirun -np np` (or one process when np is 1) and stops it gracefully once log.jsonl in `out` has step
  * `after` (read from the file rank 0 writes, not from stderr, which mpirun forwards with a delay).
  */
-async function runAndStop(np: number, args: string[], out: string, after: number): Promise<Run> {
+async function runAndStop(np: number, args: string[], out: string, after: number, via: 'mpirun' | 'launch' = 'mpirun'): Promise<Run> {
   const child = np === 1
     ? spawn(process.execPath, [cliPath, ...args], { env: mpiEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('mpirun', ['-np', String(np), '--oversubscribe', process.execPath, cliPath, ...args], { env: mpiEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    : via === 'launch'
+      ? spawn(process.execPath, [cliPath, 'launch', '-n', String(np), '--oversubscribe', ...args], { env: mpiEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('mpirun', ['-np', String(np), '--oversubscribe', process.execPath, cliPath, ...args], { env: mpiEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -144,8 +147,9 @@ async function runAndStop(np: number, args: string[], out: string, after: number
     try { logged = logOf(out).filter((r) => r.type === 'train').length; } catch { /* not written yet */ }
     if (logged < after) return;
     clearInterval(poll);
-    // SIGUSR2 to mpirun is forwarded to every rank (mpirun's own SIGINT handling kills the ranks after 1 s)
-    child.kill(np === 1 ? 'SIGINT' : 'SIGUSR2');
+    // SIGUSR2 to mpirun is forwarded to every rank (mpirun's own SIGINT handling kills the ranks after 1 s);
+    // `bertfit launch` turns Ctrl-C (SIGINT) into that
+    child.kill(np === 1 || via === 'launch' ? 'SIGINT' : 'SIGUSR2');
   }, 20);
   const [code] = await once(child, 'exit') as [number | null];
   clearInterval(poll);
@@ -171,6 +175,18 @@ test('--resume with another number of processes: stopped with 2 and resumed with
     assertSameWeights(path.join(straight, 'checkpoint-last'), path.join(out, 'checkpoint-last'));
     assert.ok(near(JSON.parse(rr.stdout).loss, JSON.parse(r0.stdout).loss), `final dev loss ${rr.stdout} vs ${r0.stdout}`);
   }
+});
+
+test('bertfit launch runs mpirun; Ctrl-C stops every process after a step with checkpoint-last saved, exit 130', { skip, timeout: 120_000 }, async () => {
+  const out = path.join(dir, 'launch');
+  const args = ['finetune', '--model', 'random:tiny', '--train', train37, '--epochs', '8', '--no-eval', ...common, '--out', out];
+  const r = await runAndStop(2, args, out, 2, 'launch');
+  assert.equal(r.code, 130, explain(r));
+  assert.match(r.stderr, /bertfit launch: stopping every process after its current step/);
+  assert.match(r.stderr, /data parallel: 2 processes on 1 machine/);
+  assert.match(r.stderr, /SIGUSR2: saved .*checkpoint-last at step \d+; continue with --resume/);
+  const state = JSON.parse(readFileSync(path.join(out, 'checkpoint-last', 'trainer_state.json'), 'utf8')) as { step: number; done: boolean };
+  assert.ok(state.step >= 2 && !state.done, `checkpoint-last at step ${state.step}`);
 });
 
 test('ranks that read different data stop the job with a message naming it; a rank that fails stops them all', { skip, timeout: 120_000 }, () => {
