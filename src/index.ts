@@ -31,6 +31,9 @@ export {
 export type { Metrics } from './train/metrics.js';
 export type { ProgressSink } from './train/progress.js';
 
+// deployment: ONNX export in the layout of Optimum and transformers.js
+export { exportModel, QUANTIZE_MODES, type ExportOptions, type ExportResult, type QuantizeMode } from './api/export.js';
+
 // benchmarks
 export { benchmark, forwardFlops, type BenchOptions, type BenchResult } from './api/bench.js';
 
@@ -60,5 +63,12 @@ export { CheckpointError } from './model/checkpoint/index.js';
 export { OptionError, UsageError } from './errors.js';
 // data-parallel training (finetune() under mpirun): a launch or the ranks disagreeing
 export { DistributedError } from './parallel/errors.js';
+// runtime failures with their own types: NaN/Inf (naming the step or the input), another run holding the output
+// directory, a filesystem error (naming the path), a shape that does not fit in memory, a damaged trainer_state.json
+export { NonFiniteError } from './train/nonfinite.js';
+export { LockError } from './util/run-lock.js';
+export { FileError } from './util/fs-errors.js';
+export { MemoryLimitError, estimateMemory, type MemoryEstimate, type MemoryShape } from './train/memory.js';
+export { StateFileError } from './train/state.js';
 export { type Dtype, applyThreads } from './api/options.js';
 export { native } from './native/index.js';

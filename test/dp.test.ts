@@ -2,14 +2,15 @@
 // with random:tiny: two processes give the losses, evaluations and weights of one process with the same global
 // batch (within 1e-6 relative: only the order of floating-point sums differs), with dropout on and off, uneven and
 // empty shards and gradient accumulation; a run stopped with 2 processes resumes with 1 and the other way round and
-// ends where an uninterrupted run ends; `bertfit launch` stops gracefully on Ctrl-C; ranks that disagree, or one that
-// fails, stop the whole job with a message.
+// ends where an uninterrupted run ends; `bertfit launch` stops gracefully on Ctrl-C; a non-finite loss on one rank's
+// rows is skipped (or stops training) on every rank alike; ranks that disagree, or one that fails, stop the whole job
+// with a message.
 // Skips (saying why) without mpirun or without an MPI build of the addon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/model/checkpoint/index.js';
 import { BertClassifier } from '../src/model/bert.js';
@@ -189,6 +190,33 @@ test('bertfit launch runs mpirun; Ctrl-C stops every process after a step with c
   assert.ok(state.step >= 2 && !state.done, `checkpoint-last at step ${state.step}`);
 });
 
+test('NaN/Inf verdicts are collective: an infinite loss in rank 1\'s rows skips the step on both ranks, or stops both with checkpoint-last', { skip, timeout: 300_000 }, () => {
+  // regression in file order: batch 2 (rows 8-15) holds row 13, in rank 1's half of it (rows 12-15), whose target
+  // 1e39 is Infinity in float32: rank 0's own loss is finite, the global batch's is not
+  const rows = shuffledCopyTask(24, 5).map((r, i) => ({ ...r, label: i === 13 ? '1e39' : String((i % 10) / 10) }));
+  const train = writeJsonl(path.join(dir, 'inf13.jsonl'), rows);
+  const args = ['finetune', '--model', 'random:tiny', '--train', train, '--problem', 'regression', '--no-shuffle', '--no-eval', '--epochs', '1', ...common];
+  const steps = (out: string, type: string) => logOf(out).filter((r) => r.type === type).map((r) => r.step);
+  // --skip-nonfinite 1: both ranks skip step 2 and end with one process's weights
+  const one = path.join(dir, 'inf-1'), two = path.join(dir, 'inf-2');
+  const r1 = runCli([...args, '--skip-nonfinite', '1', '--out', one], { BERTFIT_THREADS: '1' });
+  assert.equal(r1.status, 0, r1.stderr);
+  const r2 = mpirun(2, [...args, '--skip-nonfinite', '1', '--out', two]);
+  assert.equal(r2.code, 0, explain(r2));
+  assert.deepEqual(steps(one, 'skip'), [2]);
+  assert.deepEqual(steps(two, 'skip'), [2]);
+  assert.deepEqual(steps(two, 'train'), steps(one, 'train'));
+  assertSameWeights(path.join(one, 'checkpoint-last'), path.join(two, 'checkpoint-last'));
+  // without it: both ranks stop at step 2 naming it, after rank 0 saved checkpoint-last at step 1
+  const stopped = path.join(dir, 'inf-stop');
+  const r3 = mpirun(2, [...args, '--out', stopped]);
+  assert.notEqual(r3.code, 0, explain(r3));
+  assert.match(r3.stderr, /step 2: the loss is Infinity \(epoch 1, batch 2\/3\); training stopped/);
+  assert.match(r3.stderr, /stopping all 2 processes/);
+  const state = JSON.parse(readFileSync(path.join(stopped, 'checkpoint-last', 'trainer_state.json'), 'utf8')) as { step: number };
+  assert.equal(state.step, 1);
+});
+
 test('ranks that read different data stop the job with a message naming it; a rank that fails stops them all', { skip, timeout: 120_000 }, () => {
   // two app contexts: rank 1 trains on other examples (same count, so only the content check can tell)
   const other = writeJsonl(path.join(dir, 'other37.jsonl'), shuffledCopyTask(37, 99));
@@ -205,10 +233,19 @@ test('ranks that read different data stop the job with a message naming it; a ra
   assert.notEqual(f.status, 0);
   assert.equal(f.signal, null, 'mpirun hung and was killed by the timeout');
   assert.match(f.stderr, /missing\.jsonl: no such file/);
-  // a rank that fails once MPI runs (rank 0 cannot create --out; rank 1 already waits for its weights) aborts the job
+  // rank 0 creates --out and takes its lock before MPI starts: when it cannot, it exits first and mpirun ends the job
   const blocked = path.join(dir, 'not-a-dir');
   writeJsonl(blocked, []);
-  const g = mpirun(2, [...base, '--train', train37, '--out', path.join(blocked, 'out')], 100_000);
-  assert.notEqual(g.code, 0, explain(g));
-  assert.match(g.stderr, /rank 0 of 2 \(.*\) failed: ENOTDIR.*\nbertfit: stopping all 2 processes\n/);
+  const g = spawnSync('mpirun', ['-np', '2', '--oversubscribe', process.execPath, cliPath, ...base, '--train', train37, '--out', path.join(blocked, 'out')],
+    { encoding: 'utf8', env: mpiEnv, timeout: 100_000 });
+  assert.notEqual(g.status, 0, g.stderr);
+  assert.equal(g.signal, null, 'mpirun hung and was killed by the timeout');
+  assert.match(g.stderr, /cannot create output directory .*not-a-dir\/out: a part of the path is a file, not a directory \(ENOTDIR\)/);
+  // a rank that fails once MPI runs (rank 0 cannot write settings.json, a directory there; rank 1 already waits for
+  // its weights) aborts the job
+  const taken = path.join(dir, 'settings-taken');
+  mkdirSync(path.join(taken, 'settings.json', 'x'), { recursive: true });
+  const h = mpirun(2, [...base, '--train', train37, '--out', taken], 100_000);
+  assert.notEqual(h.code, 0, explain(h));
+  assert.match(h.stderr, /rank 0 of 2 \(.*\) failed: cannot replace .*settings\.json: is a directory \(EISDIR\)\nbertfit: stopping all 2 processes\n/);
 });

@@ -1,12 +1,14 @@
-// The README's "Use the model" examples, run as written except for the stated substitutions that make them fast:
-// the API example fine-tunes random:tiny for one short epoch instead of MiniLM-L6, and the serve example serves a
-// small fixture checkpoint on an ephemeral port.
+// The README's "Use the model" and "Deploy" examples, run as written except for the stated substitutions that make
+// them fast: the API example fine-tunes random:tiny for one short epoch instead of MiniLM-L6, the serve example serves
+// a small fixture checkpoint on an ephemeral port, and the export example exports that fixture and loads it in
+// transformers.js.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { cliPath, repoRoot, tempDir } from './train-helpers.js';
+import { loadClassifier } from '../src/index.js';
+import { cliPath, repoRoot, runCli, tempDir } from './train-helpers.js';
 
 const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
 const tmp = tempDir('bertfit-readme-');
@@ -80,4 +82,50 @@ test('README serve example: the curl requests answer in the documented shapes', 
   } finally {
     server.kill('SIGTERM');
   }
+});
+
+test('README export example: bertfit export, then transformers.js answers as bertfit does (single texts and pairs)', async () => {
+  const model = path.join(repoRoot, 'fixtures', 'model', 'small-safetensors');
+  const out = path.join(tmp, 'mrpc-onnx');
+  // the command, with the fixture checkpoint for the fine-tuned one
+  const cmd = example('export-cli').trim();
+  assert.match(cmd, /^bertfit export --model \S+ --out runs\/mrpc-onnx --quantize int8$/);
+  const args = cmd.split(/\s+/).slice(1);
+  args[args.indexOf('--model') + 1] = model;
+  args[args.indexOf('--out') + 1] = out;
+  const exported = runCli(args, { BERTFIT_THREADS: '1' });
+  assert.equal(exported.status, 0, exported.stderr);
+  for (const f of ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx']) {
+    assert.ok(exported.stdout.includes(path.join(out, f)), `${f} not in\n${exported.stdout}`);
+  }
+
+  // the snippet, reading that directory; a .mjs inside the package so that @huggingface/transformers resolves
+  const code = substitute(example('export'), "'runs/mrpc-onnx'", JSON.stringify(out));
+  const dir = path.join(repoRoot, 'dist', 'readme-example');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'export.mjs');
+  writeFileSync(file, code + '\n');
+  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
+  assert.equal(r.status, 0, r.stderr);
+
+  const clf = await loadClassifier(model, { threads: 1 });
+  const close = (got: number, want: number, what: string): void => assert.ok(Math.abs(got - want) < 1e-4, `${what}: ${got} vs ${want}\n${r.stdout}`);
+  // single text: the pipeline's every label with its score (printed by console.log), as bertfit's predict
+  const text = /classify\('([^']*)'/.exec(code)![1]!;
+  const printed = [...r.stdout.matchAll(/label: '([^']*)',\s*score: ([-\d.e]+)/g)].map((m) => ({ label: m[1]!, score: Number(m[2]) }));
+  const want = await clf.predict(text);
+  assert.deepEqual(printed.map((x) => x.label), want.map((x) => x.label), r.stdout);
+  printed.forEach((x, i) => close(x.score, want[i]!.score, `${text}: ${x.label}`));
+  // pairs: one "label probability" line per pair, as bertfit's best label for the pair
+  const texts = (name: string): string[] => JSON.parse(new RegExp(`\\b${name} = (\\[[^\\]]*\\])`).exec(code)![1]!.replaceAll("'", '"')) as string[];
+  const a = texts('a'), b = texts('b');
+  const lines = r.stdout.trim().split('\n').filter((l) => /^\S+ [-\d.e]+$/.test(l));
+  assert.equal(lines.length, a.length, r.stdout);
+  for (let i = 0; i < a.length; i++) {
+    const [best] = await clf.predict([a[i]!, b[i]!]);
+    const [label, score] = lines[i]!.split(' ');
+    assert.equal(label, best!.label, `${a[i]} / ${b[i]}`);
+    close(Number(score), best!.score, `${a[i]} / ${b[i]}`);
+  }
+  clf.dispose();
 });

@@ -8,6 +8,10 @@ import { openModel } from '../model/open.js';
 import type { Encoding } from '../tokenizer/pair.js';
 import type { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { OptionError, UsageError } from '../errors.js';
+import { checkVocab, takesPairs } from '../train/fit-check.js';
+import { checkMemory } from '../train/memory.js';
+import { checkLogitRows } from '../train/nonfinite.js';
+import { readableDir } from '../util/atomic.js';
 import { DTYPES, type Dtype, applyThreads, checkChoice, checkNumber, isPositiveInt } from './options.js';
 
 /** One text, a [text, text_pair] pair, or transformers.js's {text, text_pair}. */
@@ -93,8 +97,13 @@ export class Classifier {
     const batchSize = checkNumber('batchSize', options.batchSize, isPositiveInt, 'a positive integer') ?? 32;
     const maxLenOpt = checkNumber('maxLen', options.maxLen, (x) => Number.isInteger(x) && x >= 3, 'an integer >= 3');
     applyThreads(options.threads);
-    const opened = await openModel(spec, { seed: 0 });
+    // a reader renames nothing: a checkpoint whose save was interrupted is read from beside it (its writer, or the
+    // next run that holds the directory's lock, puts it back)
+    const readable = readableDir(spec);
+    const opened = await openModel(readable.path, { seed: 0 });
+    if (readable.notice) opened.notices.unshift(readable.notice);
     const { model } = opened;
+    checkVocab(model.config, opened.tokenizer, opened.source);
     // A head initialised just now would make every answer noise: refuse unless asked for (tests, benchmarks).
     if (model.newTensors.includes('classifier.weight') && !options.allowUntrainedHead) {
       throw new Error(`${opened.source} has no classifier head (it is a pre-trained, not a fine-tuned, model): ` +
@@ -135,7 +144,7 @@ export class Classifier {
     const topK = checkNumber('topK', options.topK, isPositiveInt, 'a positive integer');
     const fn = checkChoice('functionToApply', options.functionToApply, ['softmax', 'sigmoid', 'none'] as const) ?? this.defaultFunction;
     const { items, single } = normalizeInputs(input);
-    const logits = this.logitsOf(items, options.truncate ?? true);
+    const logits = this.checkedLogits(items, options.truncate ?? true);
     const out = items.map((_, i) => this.labelScores(logits.subarray(i * this.labels.length, (i + 1) * this.labels.length), fn, topK));
     return single ? out[0]! : out;
   }
@@ -145,7 +154,7 @@ export class Classifier {
   logits(input: readonly TextInput[], options?: { truncate?: boolean }): Promise<number[][]>;
   async logits(input: TextInput | readonly TextInput[], options: { truncate?: boolean } = {}): Promise<number[] | number[][]> {
     const { items, single } = normalizeInputs(input);
-    const rows = this.rows(this.logitsOf(items, options.truncate ?? true), items.length);
+    const rows = this.rows(this.checkedLogits(items, options.truncate ?? true), items.length);
     return single ? rows[0]! : rows;
   }
 
@@ -155,7 +164,7 @@ export class Classifier {
   async probabilities(input: TextInput | readonly TextInput[], options: { truncate?: boolean } = {}): Promise<number[] | number[][]> {
     const { items, single } = normalizeInputs(input);
     const fn = this.defaultFunction === 'sigmoid' ? 'sigmoid' : 'softmax';
-    const rows = this.rows(this.logitsOf(items, options.truncate ?? true), items.length).map((r) => applyFunction(r, fn));
+    const rows = this.rows(this.checkedLogits(items, options.truncate ?? true), items.length).map((r) => applyFunction(r, fn));
     return single ? rows[0]! : rows;
   }
 
@@ -168,8 +177,13 @@ export class Classifier {
    * Returns: one Encoding per item.
    */
   encode(items: readonly TextInput[], truncate = true): Encoding[] {
+    const pairs = takesPairs(this.config);
     return items.map((item, i) => {
       const [a, b] = textsOf(item, i);
+      if (b !== undefined && !pairs) {
+        throw new InputError(i, `input ${i} is a sentence pair, but the model has type_vocab_size ${this.config.type_vocab_size} ` +
+          '(no embedding for a second segment); give single texts');
+      }
       const full = this.tokenizer.encodePair(a, b);
       if (full.inputIds.length <= this.maxLen) return full;
       if (!truncate) {
@@ -185,7 +199,8 @@ export class Classifier {
    *
    * Args:
    *   encodings: each at most maxLen ids.
-   * Returns: logits [N, C], row i for encodings[i].
+   * Returns: logits [N, C], row i for encodings[i], unchecked (NaN stays NaN: callers that answer check the rows,
+   *   see checkLogitRows, so one bad row fails only its own input).
    */
   run(encodings: readonly Encoding[]): Float32Array {
     const model = this.live();
@@ -209,8 +224,19 @@ export class Classifier {
     this.model = null;
   }
 
-  private logitsOf(items: readonly TextInput[], truncate: boolean): Float32Array {
-    return this.run(this.encode(items, truncate));
+  /** logits of items, refusing non-finite ones (NonFiniteError naming the input): an answer is never NaN / null. */
+  private checkedLogits(items: readonly TextInput[], truncate: boolean): Float32Array {
+    const logits = this.run(this.encode(items, truncate));
+    checkLogitRows(logits, items.length, this.labels.length, (i) => `input ${i}`);
+    return logits;
+  }
+
+  /**
+   * Refuses (MemoryLimitError) when a forward pass of batchSize sequences of seqLen tokens does not fit in the free
+   * memory, before it is allocated.
+   */
+  checkMemory(seqLen: number): void {
+    checkMemory(`running ${this.source}`, this.config, { batchSize: this.batchSize, seqLen, training: false, bf16: this.dtype === 'bf16' });
   }
 
   private rows(logits: Float32Array, n: number): number[][] {

@@ -3,11 +3,13 @@
 import { existsSync } from 'node:fs';
 import { readDataset } from '../data/dataset.js';
 import { encodeDataset } from '../data/encode.js';
-import type { Example } from '../data/types.js';
+import type { EncodedExample, Example } from '../data/types.js';
 import { OptionError } from '../errors.js';
 import { bceWithLogitsLoss, mseLoss } from '../model/bert.js';
 import { problemTypeOf } from '../model/config.js';
 import { scoreOutputs, type Metrics } from '../train/metrics.js';
+import { checkLogitRows } from '../train/nonfinite.js';
+import { checkPairs } from '../train/fit-check.js';
 import { Classifier, type LoadOptions, applyFunction } from './classifier.js';
 import { type DataFileOptions, datasetOptions } from './data.js';
 
@@ -43,6 +45,20 @@ function readFile(o: FileOptions, labelled: boolean, labelSep?: string): Example
 }
 
 /**
+ * The classifier's logits over encoded rows of a file, after checking that the model takes them (pairs) and that the
+ * pass fits in memory; a row whose
+ * logits are not finite fails with NonFiniteError naming its file and line.
+ */
+function checkedRun(clf: Classifier, rows: readonly Example[], examples: readonly EncodedExample[]): Float32Array {
+  checkPairs(clf.config, clf.source, rows, 'data');
+  const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
+  clf.checkMemory(Math.min(clf.maxLen, Math.ceil(longest / 8) * 8));
+  const logits = clf.run(examples);
+  checkLogitRows(logits, examples.length, clf.labels.length, (i) => `${rows[i]?.source ?? 'input'}:${rows[i]?.line ?? i + 1}`);
+  return logits;
+}
+
+/**
  * Scores a classifier on a labelled file: accuracy, F1 (of class 1 for two classes, else macro), macro-F1 and
  * Matthews correlation for classifiers; Pearson, Spearman and MSE for regression; micro/macro-F1 and exact match for
  * multi-label models (threshold); always the mean training loss. Inputs longer than maxLen are truncated.
@@ -56,7 +72,7 @@ export async function evaluate(o: FileOptions & { threshold?: number; labelSep?:
     const problemType = problemTypeOf(clf.config);
     const rows = readFile(o, true, o.labelSep);
     const examples = encodeDataset(rows, clf.tokenizer, labels, clf.maxLen, problemType);
-    const logits = clf.run(examples);
+    const logits = checkedRun(clf, rows, examples);
     const C = labels.length, N = examples.length;
     let loss = 0;
     let gold: Array<number | Float32Array>;
@@ -82,7 +98,7 @@ export async function predictFile(o: FileOptions & { threshold?: number }): Prom
   const { clf, owned } = await classifierOf(o);
   try {
     const examples = readFile(o, false);
-    const logits = clf.run(encodeDataset(examples, clf.tokenizer, null, clf.maxLen));
+    const logits = checkedRun(clf, examples, encodeDataset(examples, clf.tokenizer, null, clf.maxLen));
     const C = clf.labels.length;
     const problemType = problemTypeOf(clf.config);
     const threshold = o.threshold ?? 0.5;

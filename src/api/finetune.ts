@@ -4,7 +4,7 @@
 // Under an MPI launcher (`mpirun -np N bertfit finetune ...`) the same call trains data-parallel: every rank reads
 // and encodes the data, rank 0's weights (and resumed state) are broadcast, each rank trains on its shard of every
 // global batch (src/train/trainer.ts), evaluation is sharded, and rank 0 alone prints and writes the outputs.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type SkipReason, readDataset } from '../data/dataset.js';
 import { encodeDataset } from '../data/encode.js';
@@ -29,7 +29,11 @@ import { checkLaunch, type Comm, worldComm } from '../parallel/comm.js';
 import { DataParallel } from '../parallel/data-parallel.js';
 import { launchedWorld } from '../parallel/launch.js';
 import { abortJob, defaultThreadsPerRank, describeJob, runFingerprints } from './finetune-parallel.js';
-import { recoverReplacedDir, writeFileAtomic } from '../util/atomic.js';
+import { readableDir, recoverReplacedDir, tidyLockedDir, writeFileAtomic } from '../util/atomic.js';
+import { withFileErrors } from '../util/fs-errors.js';
+import { acquireRunLock } from '../util/run-lock.js';
+import { checkMaxLen, checkPairs, checkVocab } from '../train/fit-check.js';
+import { checkMemory } from '../train/memory.js';
 import { type DataFileOptions, datasetOptions } from './data.js';
 import { DTYPES, applyThreads, checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from './options.js';
 
@@ -68,10 +72,18 @@ export interface TrainingOptions {
   dtype?: 'fp32' | 'bf16';
   /** evaluate on dev after every epoch (default true; --no-eval) */
   eval?: boolean;
+  /**
+   * skip up to N optimizer steps whose loss or gradient norm is NaN/Inf, without updating the weights (as
+   * mixed-precision trainers skip overflowing steps); default 0: training stops at the first, naming the step
+   */
+  skipNonfinite?: number;
 }
 
-/** One line of log.jsonl: a training log step ({type: 'train', step, loss, lr, ...}) or an evaluation ({type: 'eval', ...}). */
-export type TrainEvent = { type: 'train' | 'eval'; step: number; epoch: number } & Record<string, unknown>;
+/**
+ * One line of log.jsonl: a training log step ({type: 'train', step, loss, lr, ...}), an evaluation ({type: 'eval', ...}),
+ * or a step skipped for a non-finite loss or gradient ({type: 'skip', step, cause}).
+ */
+export type TrainEvent = { type: 'train' | 'eval' | 'skip'; step: number; epoch: number } & Record<string, unknown>;
 
 export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
   /** checkpoint directory, pulled name (minilm-l6), Hugging Face id, or random:<shape> (default bert-base-uncased) */
@@ -182,6 +194,7 @@ export function resolveSettings(recipe: string, o: TrainingOptions, hiddenSize?:
   set('threshold', checkNumber('threshold', o.threshold, (x) => x > 0 && x < 1, 'a number in (0, 1)'));
   set('dtype', checkChoice('dtype', o.dtype, DTYPES));
   if (o.eval !== undefined) s.evalEachEpoch = o.eval;
+  set('skipNonfinite', checkNumber('skipNonfinite', o.skipNonfinite, isNonNegativeInt, 'an integer >= 0'));
   return s;
 }
 
@@ -200,7 +213,9 @@ interface Splits {
 }
 
 /** The task's or the files' splits and label set; the tutorial recipe trains on the task's dev split. */
-async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped']): Promise<Splits> {
+async function loadSplits(
+  o: FinetuneOptions, s: TrainSettings, skipped: FinetuneResult['skipped'], onNotice: (message: string) => void,
+): Promise<Splits> {
   const empty = (split: keyof typeof skipped) => ({
     emptyText: o.skipEmpty ? 'skip' as const : 'error' as const, onSkip: (w: DataLocation, why: SkipReason) => { skipped[split].push({ ...w, why }); },
   });
@@ -221,7 +236,10 @@ async function loadSplits(o: FinetuneOptions, s: TrainSettings, skipped: Finetun
   for (const [option, file] of [['train', o.train], ['dev', o.dev], ['test', o.test]] as const) {
     if (file && !existsSync(file)) throw new OptionError(option, `${file}: no such file`);
   }
-  const labelled = (file: string) => ({ ...datasetOptions(o, true, 'error', file), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}) });
+  // label spellings merged ("01", "1.0" -> "1") or trimmed are reported, not silent
+  const labelled = (file: string) => ({
+    ...datasetOptions(o, true, 'error', file), ...(o.labelSep !== undefined ? { labelSep: o.labelSep } : {}), onNotice,
+  });
   const train = readDataset(o.train, { ...labelled(o.train), ...empty('train') });
   const dev = o.dev ? readDataset(o.dev, { ...labelled(o.dev), ...empty('dev') }) : null;
   // prediction files keep every row: an empty text is a valid input ([CLS] [SEP])
@@ -269,19 +287,21 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const modelSpec = o.model ?? 'bert-base-uncased';
   const out = o.out ?? 'runs/finetune';
   applyThreads(o.threads);
+  checkChoice('problem', o.problem, PROBLEM_TYPES);
   // Several processes: only rank 0 prints and touches the output and resume directories (the launcher's rank is
   // known before MPI starts, so the preparation below stays quiet on the others too).
   const launch = launchedWorld();
   checkLaunch(launch, native.info().mpiCompiled);
   const root = !launch || launch.rank === 0;
-  if (o.resume && root) {
-    recoverReplacedDir(o.resume);
-    if (!existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory`);
+  if (root) {
+    checkOutDir(out);
+    if (o.resume && !existsSync(o.resume) && readableDir(o.resume).path === o.resume) {
+      throw new OptionError('resume', `${o.resume}: no such directory`);
+    }
   }
   const progress = root ? o.progress ?? lineSink(o.onLine) : lineSink(undefined);
   const skipped: FinetuneResult['skipped'] = { train: [], dev: [], test: [] };
-  checkChoice('problem', o.problem, PROBLEM_TYPES);
-  const splits = await loadSplits(o, s, skipped);
+  const splits = await loadSplits(o, s, skipped, (m) => progress.line(`note: ${m}`));
   const problem = splits.problem;
   if (o.metric === undefined) s.metric = splits.mainMetric ?? METRIC_NAMES[problem][0]!;
   else if (!METRIC_NAMES[problem].includes(s.metric)) {
@@ -293,10 +313,68 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       progress.line(`note: skipped ${w.length} ${split} rows (${[...new Set(w.map((x) => x.why))].join(', ')}; first: ${w[0]!.file}:${w[0]!.line})`);
     }
   }
+  const prep = { recipe, settings: s, modelSpec, out, root, progress, splits, skipped, replicaCheckEvery };
+  // the other ranks of a data-parallel job write nothing: rank 0 alone holds out's lock
+  if (!root) return await finetuneLocked(o, prep, () => {});
+  // One writer per output directory: the lock is held from the first write into out to the end of the run.
+  withFileErrors(out, 'create output directory', () => mkdirSync(out, { recursive: true }));
+  const lock = acquireRunLock(out, 'finetune');
+  try {
+    if (lock.notice) progress.line(`note: ${lock.notice}`);
+    // With the lock held, leftovers of crashed runs in out are this run's to put right: interrupted checkpoint
+    // saves recovered (toward the highest recorded step), temporary and old copies deleted.
+    const tidy = tidyLockedDir(out);
+    for (const r of tidy.recovered) progress.line(`note: ${r}`);
+    if (tidy.removed.length) progress.line(`note: removed ${tidy.removed.length} leftovers of interrupted runs in ${out} (${tidy.removed.join(', ')})`);
+    if (o.resume) {
+      const r = recoverReplacedDir(o.resume);
+      if (r) progress.line(`note: ${r}`);
+      if (!existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory (its save was interrupted and another run is writing there)`);
+    }
+    return await finetuneLocked(o, prep, () => lock.release());
+  } finally {
+    lock.release();
+  }
+}
+
+/** `out` must be a directory or not exist yet (it is created when the run starts writing). */
+function checkOutDir(out: string): void {
+  let isDir: boolean | null = null;
+  try { isDir = statSync(out).isDirectory(); } catch { /* does not exist yet */ }
+  if (isDir === false) throw new OptionError('out', `${out} is a file, not a directory; give a directory for the run's outputs`);
+}
+
+/** What finetune() settled before the model is opened. */
+interface Preparation {
+  recipe: string;
+  /** the settings before the model's size is known (its metric is final) */
+  settings: TrainSettings;
+  modelSpec: string;
+  out: string;
+  /** rank 0 (or alone): prints, holds out's lock and writes the outputs */
+  root: boolean;
+  progress: ProgressSink;
+  splits: Splits;
+  skipped: FinetuneResult['skipped'];
+  replicaCheckEvery: number;
+}
+
+/**
+ * The rest of finetune(), with out's lock held (rank 0) and the data read.
+ *
+ * Args: releaseLock: releases out's lock (a data-parallel failure ends the process with MPI_Abort, which runs no
+ *   exit handler).
+ */
+async function finetuneLocked(o: FinetuneOptions, prep: Preparation, releaseLock: () => void): Promise<FinetuneResult> {
+  const { recipe, modelSpec, out, root, progress, splits } = prep;
+  let s = prep.settings;
+  const problem = splits.problem;
   // The other ranks take the weights and the resumed state from rank 0; they open the resume directory where they
   // see it (one machine, a shared file system), else the model it was trained from (--model).
-  const openSpec = o.resume && (root || existsSync(o.resume)) ? o.resume : modelSpec;
-  const opened = await openModel(openSpec, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
+  // Another run's checkpoint is only read: an interrupted save there is read from beside it, never renamed.
+  const readable: { path: string; notice?: string } = o.resume && (root || existsSync(o.resume)) ? { path: o.resume } : readableDir(modelSpec);
+  if (readable.notice) progress.line(`note: ${readable.notice}`);
+  const opened = await openModel(readable.path, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
     throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
   });
   for (const n of opened.notices) progress.line(`note: ${n}`);
@@ -304,6 +382,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   // the recipe as it applies to this model's size (the default recipe trains small models harder); same options
   s = { ...resolveSettings(recipe, o, model.config.hidden_size), metric: s.metric };
   const smallModel = recipe === 'default' && model.config.hidden_size <= SMALL_MODEL_HIDDEN;
+  // what the model cannot take fails now, not mid-epoch with a native error
+  checkMaxLen(model.config, s.maxLen);
+  checkVocab(model.config, tokenizer, opened.source);
+  for (const [what, rows] of [['train', splits.train], ['dev', splits.dev], ['test', splits.test],
+    ...Object.entries(splits.moreDev), ...Object.entries(splits.testSplits)] as Array<[string, Example[] | null]>) {
+    checkPairs(model.config, opened.source, rows, what);
+  }
   if (s.dtype === 'bf16') model.setComputeType('bf16');
 
   const t0 = performance.now();
@@ -313,16 +398,25 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   progress.line(`data: ${train.length} training${dev ? `, ${dev.length} dev` : ''}${test ? `, ${test.length} test` : ''} examples, ` +
     `labels ${JSON.stringify(splits.labels)}, tokenized in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
+  // the longest batch training can build: memory for it must be there before the first step
+  const longest = train.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
+  const seqLen = s.padding === 'fixed' ? s.maxLen : Math.min(s.maxLen, Math.ceil(longest / 8) * 8);
+  checkMemory(`training ${opened.source}`, model.config, { batchSize: s.batchSize, seqLen, training: true, bf16: s.dtype === 'bf16' });
+
   // MPI starts here, after each rank's own preparation: a rank that fails above exits with its own message and
   // mpirun ends the job; from here on a failure must stop every rank (abortJob), which may wait in a collective.
   const comm = worldComm();
   const prepared: Prepared = {
-    o, s, recipe, modelSpec, out, root, progress, skipped, splits, opened, smallModel, train, dev, test, replicaCheckEvery,
+    o, s, recipe, modelSpec, out, root, progress, skipped: prep.skipped, splits, opened, smallModel, train, dev, test,
+    replicaCheckEvery: prep.replicaCheckEvery,
   };
   try {
     return await trainAndReport(prepared, comm);
   } catch (e) {
-    if (comm.size > 1) abortJob(comm, e, out);
+    if (comm.size > 1) {
+      releaseLock();
+      abortJob(comm, e, out);
+    }
     throw e;
   }
 }
@@ -357,13 +451,14 @@ async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> 
   if (threads !== null) native.setThreads(threads);
   dp.checkSameRun(runFingerprints(s, splits.labels, model, { train, dev, test }));
 
-  if (root) mkdirSync(out, { recursive: true });
   const outputs: FinetuneResult['outputs'] = {
     dir: out, checkpointBest: path.join(out, 'checkpoint-best'), checkpointLast: path.join(out, 'checkpoint-last'),
     log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null, submissions: [],
   };
-  if (root) writeFileSync(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
-  const trainer = new Trainer(model, { train, dev, labels: splits.labels, padId: tokenizer.vocab.padId }, s,
+  if (root) writeFileAtomic(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
+  const trainer = new Trainer(model, {
+    train, dev, labels: splits.labels, padId: tokenizer.vocab.padId, describeDev: (i) => rowName(splits.dev?.[i], 'dev', i),
+  }, s,
     { dir: out, vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, onRecord: o.onEvent as ((r: Record<string, unknown>) => void) | undefined },
     progress, dp, p.replicaCheckEvery);
   if (o.resume && root) trainer.resumeFrom(o.resume);
@@ -401,9 +496,11 @@ async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> 
   if (trainer.bestWeights) model.params.set(trainer.bestWeights);
   // sharded over the ranks like the per-epoch evaluation; every rank gets all outputs, rank 0 writes them
   const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold, comm };
-  summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, evalOpts).metrics) : null;
+  /** evaluation options that name example i of `rows` (file:line) in an error */
+  const naming = (rows: readonly Example[] | null, what: string) => ({ ...evalOpts, describe: (i: number) => rowName(rows?.[i], what, i) });
+  summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, naming(splits.dev, 'dev')).metrics) : null;
   for (const [name, rows] of Object.entries(splits.moreDev)) {
-    summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), evalOpts).metrics!;
+    summary.moreDev[name] = evaluate(model, encodeDataset(rows, tokenizer, splits.labels, s.maxLen, problem), naming(rows, name)).metrics!;
     progress.line(`${name}: ${formatMetrics(summary.moreDev[name]!)}`);
   }
   outputs.metrics = path.join(out, 'metrics.json');
@@ -411,9 +508,10 @@ async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> 
     model: modelSpec, task: o.task ?? null, recipe, metric: s.metric, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
     train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, ...(o.task ? { more_dev: summary.moreDev } : {}), history: summary.history,
   }, null, 2) + '\n');
-  const predictOn = (rows: readonly EncodedExample[]) => outputRows(evaluate(model, rows, evalOpts).logits, rows.length, splits.labels, problem, s.threshold);
+  const predictOn = (rows: readonly EncodedExample[], source: readonly Example[] | null, what: string) =>
+    outputRows(evaluate(model, rows, naming(source, what)).logits, rows.length, splits.labels, problem, s.threshold);
   // a task's first test split is `test` itself: predicted once, for predictions.tsv and its submission file
-  const testRows = test ? predictOn(test) : null;
+  const testRows = test ? predictOn(test, splits.test, 'test') : null;
   if (test && testRows) {
     outputs.predictions = path.join(out, 'predictions.tsv');
     if (root) writeFileAtomic(outputs.predictions, predictionsTsv(testRows));
@@ -422,7 +520,7 @@ async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> 
   if (o.task) {
     for (const [split, rows] of Object.entries(splits.testSplits)) {
       const first = split === Object.keys(splits.testSplits)[0] && testRows !== null;
-      const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem))).map((r) => r.value);
+      const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem), rows, split)).map((r) => r.value);
       const file = root ? writeSubmission(out, o.task, split, exampleIds(rows), preds) : path.join(out, submissionFileName(o.task, split));
       outputs.submissions.push(file);
       progress.line(`wrote ${file} (GLUE submission, ${rows.length} rows)`);
@@ -435,6 +533,11 @@ async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> 
     progress.line(`${shown}  (${d.examples} examples; ${wall.toFixed(0)} s training)`);
   }
   return summary;
+}
+
+/** An example for an error message: its file and line when known. */
+function rowName(row: Example | undefined, what: string, i: number): string {
+  return row?.source ? `${row.source}:${row.line}` : `${what} example ${i + 1}`;
 }
 
 function abortReason(signal: AbortSignal | undefined): string {

@@ -11,6 +11,8 @@ import { OptionError, UsageError } from '../errors.js';
 import type { Metrics } from '../train/metrics.js';
 import { RECIPES } from '../train/recipes.js';
 import { recoverReplacedDir, writeFileAtomic } from '../util/atomic.js';
+import { withFileErrors } from '../util/fs-errors.js';
+import { acquireRunLock } from '../util/run-lock.js';
 import { finetune, resolveSettings, type FinetuneOptions, type TrainEvent, type TrainingOptions } from './finetune.js';
 import { checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from './options.js';
 
@@ -531,104 +533,111 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const files = { json: path.join(out, 'sweep.json'), markdown: path.join(out, 'sweep.md') };
   const line = (t: string) => o.onLine?.(t);
 
-  mkdirSync(out, { recursive: true });
-  const prev = readJson(files.json);
-  if (prev) checkSameBase(files.json, prev, base);
-  const prevRuns = new Map(((prev?.runs ?? []) as SweepRun[]).map((r) => [`${r.key}/${r.seed}`, r]));
-  const runs = plan.runs.map((r) => scanRun(r, prevRuns.get(`${r.key}/${r.seed}`)));
+  withFileErrors(out, 'create output directory', () => mkdirSync(out, { recursive: true }));
+  // one sweep per directory: a second one would interleave its runs and sweep.json with this one's
+  const lock = acquireRunLock(out, 'sweep');
+  if (lock.notice) line(`note: ${lock.notice}`);
+  try {
+    const prev = readJson(files.json);
+    if (prev) checkSameBase(files.json, prev, base);
+    const prevRuns = new Map(((prev?.runs ?? []) as SweepRun[]).map((r) => [`${r.key}/${r.seed}`, r]));
+    const runs = plan.runs.map((r) => scanRun(r, prevRuns.get(`${r.key}/${r.seed}`)));
 
-  let metric: string | null = o.base.metric ?? null;
-  const metricOf = (run: SweepRun): void => {
-    const m = run.settings?.metric;
-    if (typeof m === 'string') metric ??= m;
-    if (run.dev && metric !== null) {
-      const v = run.dev[metric];
-      if (typeof v !== 'number') throw new Error(`${run.dir}: the dev metrics have no ${metric} (they have ${Object.keys(run.dev).join(', ')})`);
-      run.score = v;
-    }
-  };
-  for (const r of runs) metricOf(r);
-  for (const r of runs) metricOf(r);   // runs read before the metric was known get their score
-
-  let stop: SweepStop = 'done';
-  const result = (): SweepResult => {
-    const { points, winner } = summarize(plan, runs);
-    return {
-      version: 1, out, search: plan.search, searchSeed: plan.search === 'random' ? (o.searchSeed ?? 0) : null, space: plan.space,
-      seeds: plan.seeds, maxRuns: o.maxRuns ?? null, timeBudgetS: o.timeBudgetS ?? null, base, metric, stop,
-      elapsedSeconds: Number(elapsed().toFixed(1)), points, runs, winner, files,
+    let metric: string | null = o.base.metric ?? null;
+    const metricOf = (run: SweepRun): void => {
+      const m = run.settings?.metric;
+      if (typeof m === 'string') metric ??= m;
+      if (run.dev && metric !== null) {
+        const v = run.dev[metric];
+        if (typeof v !== 'number') throw new Error(`${run.dir}: the dev metrics have no ${metric} (they have ${Object.keys(run.dev).join(', ')})`);
+        run.score = v;
+      }
     };
-  };
-  const save = (): SweepResult => {
-    const r = result();
-    writeFileAtomic(files.json, JSON.stringify(r, null, 2) + '\n');
-    writeFileAtomic(files.markdown, markdown(r));
-    return r;
-  };
-  const budgetText = () => {
-    const e = elapsed();
-    return o.timeBudgetS === undefined ? `elapsed ${formatDuration(e)}`
-      : `elapsed ${formatDuration(e)} of the ${formatDuration(o.timeBudgetS)} budget (${formatDuration(Math.max(0, o.timeBudgetS - e))} left)`;
-  };
+    for (const r of runs) metricOf(r);
+    for (const r of runs) metricOf(r);   // runs read before the metric was known get their score
 
-  const reused = runs.filter(isDone).length, resumable = runs.filter((r) => r.status === 'interrupted').length;
-  line(`sweep: ${plan.search} search, ${plan.points.length} points x ${plan.seeds.length} seeds = ${runs.length} runs in ${out}` +
-    (reused ? `; ${reused} finished earlier (reused)` : '') + (resumable ? `; ${resumable} interrupted (resumed)` : ''));
-  save();
+    let stop: SweepStop = 'done';
+    const result = (): SweepResult => {
+      const { points, winner } = summarize(plan, runs);
+      return {
+        version: 1, out, search: plan.search, searchSeed: plan.search === 'random' ? (o.searchSeed ?? 0) : null, space: plan.space,
+        seeds: plan.seeds, maxRuns: o.maxRuns ?? null, timeBudgetS: o.timeBudgetS ?? null, base, metric, stop,
+        elapsedSeconds: Number(elapsed().toFixed(1)), points, runs, winner, files,
+      };
+    };
+    const save = (): SweepResult => {
+      const r = result();
+      writeFileAtomic(files.json, JSON.stringify(r, null, 2) + '\n');
+      writeFileAtomic(files.markdown, markdown(r));
+      return r;
+    };
+    const budgetText = () => {
+      const e = elapsed();
+      return o.timeBudgetS === undefined ? `elapsed ${formatDuration(e)}`
+        : `elapsed ${formatDuration(e)} of the ${formatDuration(o.timeBudgetS)} budget (${formatDuration(Math.max(0, o.timeBudgetS - e))} left)`;
+    };
 
-  const todo = runs.filter((r) => !isDone(r));
-  for (const run of todo) {
-    if (o.signal?.aborted) { stop = 'interrupted'; break; }
-    if (o.timeBudgetS !== undefined && elapsed() >= o.timeBudgetS) {
-      stop = 'time-budget';
-      line(`sweep: time budget of ${formatDuration(o.timeBudgetS)} used (${formatDuration(elapsed())}); not starting the ${todo.length - todo.indexOf(run)} runs left`);
-      break;
-    }
-    const n = runs.indexOf(run) + 1;
-    const tag = `[${run.key} seed ${run.seed}]`;
-    const last = path.join(run.dir, 'checkpoint-last');
-    const resume = run.status === 'interrupted' ? last : undefined;
-    line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: ${resume ? 'resuming from checkpoint-last' : 'starting'}`);
-    const t0 = performance.now();
-    let r;
-    try {
-      r = await finetune({
-        ...o.base, ...(run.point as TrainingOptions), seed: run.seed, out: run.dir, ...(resume ? { resume } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-        onLine: (t) => { if (o.verbose) line(`${tag} ${t}`); },
-        onEvent: (e) => {
-          if (e.type === 'eval' && !o.verbose) line(`${tag} dev after epoch ${e.epoch}: ${formatEval(e, metric)}`);
-          o.onEvent?.({ key: run.key, seed: run.seed }, e);
-        },
-      });
-    } catch (e) {
+    const reused = runs.filter(isDone).length, resumable = runs.filter((r) => r.status === 'interrupted').length;
+    line(`sweep: ${plan.search} search, ${plan.points.length} points x ${plan.seeds.length} seeds = ${runs.length} runs in ${out}` +
+      (reused ? `; ${reused} finished earlier (reused)` : '') + (resumable ? `; ${resumable} interrupted (resumed)` : ''));
+    save();
+
+    const todo = runs.filter((r) => !isDone(r));
+    for (const run of todo) {
+      if (o.signal?.aborted) { stop = 'interrupted'; break; }
+      if (o.timeBudgetS !== undefined && elapsed() >= o.timeBudgetS) {
+        stop = 'time-budget';
+        line(`sweep: time budget of ${formatDuration(o.timeBudgetS)} used (${formatDuration(elapsed())}); not starting the ${todo.length - todo.indexOf(run)} runs left`);
+        break;
+      }
+      const n = runs.indexOf(run) + 1;
+      const tag = `[${run.key} seed ${run.seed}]`;
+      const last = path.join(run.dir, 'checkpoint-last');
+      const resume = run.status === 'interrupted' ? last : undefined;
+      line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: ${resume ? 'resuming from checkpoint-last' : 'starting'}`);
+      const t0 = performance.now();
+      let r;
+      try {
+        r = await finetune({
+          ...o.base, ...(run.point as TrainingOptions), seed: run.seed, out: run.dir, ...(resume ? { resume } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          onLine: (t) => { if (o.verbose) line(`${tag} ${t}`); },
+          onEvent: (e) => {
+            if (e.type === 'eval' && !o.verbose) line(`${tag} dev after epoch ${e.epoch}: ${formatEval(e, metric)}`);
+            o.onEvent?.({ key: run.key, seed: run.seed }, e);
+          },
+        });
+      } catch (e) {
+        run.wallSeconds = Number((run.wallSeconds + (performance.now() - t0) / 1000).toFixed(1));
+        save();
+        throw e;
+      }
       run.wallSeconds = Number((run.wallSeconds + (performance.now() - t0) / 1000).toFixed(1));
-      save();
-      throw e;
+      run.settings = readJson(r.outputs.settings);
+      run.steps = r.steps;
+      run.source = resume ? 'resumed' : 'run';
+      if (r.stop === 'interrupted') {
+        run.status = 'interrupted';
+        stop = 'interrupted';
+        line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: interrupted at step ${r.steps}/${r.totalSteps} (checkpoint-last saved; rerun the sweep to resume)`);
+        break;
+      }
+      run.status = r.stop;
+      run.dev = r.dev;
+      metricOf(run);
+      if (run.score === null) throw new Error(`${run.dir}: the run has no dev metrics`);
+      const s = save();
+      line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: ${metric} ${f4(run.score)} (${r.stop}, ${formatDuration(run.wallSeconds)}); ` +
+        `${runs.filter(isDone).length}/${runs.length} runs done, ${budgetText()}`);
+      line(sweepTable(s));
     }
-    run.wallSeconds = Number((run.wallSeconds + (performance.now() - t0) / 1000).toFixed(1));
-    run.settings = readJson(r.outputs.settings);
-    run.steps = r.steps;
-    run.source = resume ? 'resumed' : 'run';
-    if (r.stop === 'interrupted') {
-      run.status = 'interrupted';
-      stop = 'interrupted';
-      line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: interrupted at step ${r.steps}/${r.totalSteps} (checkpoint-last saved; rerun the sweep to resume)`);
-      break;
-    }
-    run.status = r.stop;
-    run.dev = r.dev;
-    metricOf(run);
-    if (run.score === null) throw new Error(`${run.dir}: the run has no dev metrics`);
-    const s = save();
-    line(`[${n}/${runs.length}] ${run.key} seed ${run.seed}: ${metric} ${f4(run.score)} (${r.stop}, ${formatDuration(run.wallSeconds)}); ` +
-      `${runs.filter(isDone).length}/${runs.length} runs done, ${budgetText()}`);
-    line(sweepTable(s));
+    const final = save();
+    line(`sweep: ${stop === 'done' ? 'done' : `stopped (${stop})`}: ${runs.filter(isDone).length}/${runs.length} runs finished, ${budgetText()}; ` +
+      `wrote ${files.json} and ${files.markdown}`);
+    return final;
+  } finally {
+    lock.release();
   }
-  const final = save();
-  line(`sweep: ${stop === 'done' ? 'done' : `stopped (${stop})`}: ${runs.filter(isDone).length}/${runs.length} runs finished, ${budgetText()}; ` +
-    `wrote ${files.json} and ${files.markdown}`);
-  return final;
 }
 
 /** An eval record as "accuracy 0.7500 (f1 0.7000 ... loss 0.5100)", the selection metric first. */

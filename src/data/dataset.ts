@@ -1,8 +1,9 @@
 // Reading a dataset file (TSV, CSV or JSON lines) into Examples, with errors that name file, line and field.
-import { DataError, type DataLocation } from './errors.js';
-import { type Row, parseCsv, parseTsv } from './delimited.js';
+import { DataError, type DataLocation, preview } from './errors.js';
+import { LabelSpellings } from './label-spelling.js';
+import { type RowSink, forEachCsvRow, forEachTsvRow } from './delimited.js';
 import { type FieldLocation, hasValue, jsonString, parseJsonObject } from './json.js';
-import { readTextFile, splitLines } from './text.js';
+import { forEachLine, readTextFile } from './text.js';
 import type { Example } from './types.js';
 
 export type DataFormat = 'tsv' | 'csv' | 'jsonl';
@@ -47,6 +48,17 @@ export interface DatasetOptions {
    * 'skip' is for published files known to have a few broken rows (GLUE QQP: questions with a line break).
    */
   raggedRows?: 'error' | 'skip';
+  /**
+   * 'canonical' (default): labels are trimmed and numbers compared as numbers, so "1", "01", "1.0" and " 1" are
+   * one class, spelled "1" (see label-spelling.ts), each change reported to onNotice. 'exact': labels as written
+   * (the GLUE readers, whose label sets are fixed strings checked as such).
+   */
+  labelSpelling?: 'canonical' | 'exact';
+  /**
+   * called once per message about something read differently from how it is written (labels respelled), after the
+   * file is read, e.g. `train.tsv:7: labels "1", "01", "1.0" read as the number 1`; such data is not an error
+   */
+  onNotice?: (message: string) => void;
 }
 
 /** Why a row was skipped. */
@@ -76,7 +88,7 @@ export function parseDataset(text: string, file: string, options: DatasetOptions
   if (!DATA_FORMATS.includes(options.format)) throw new RangeError(`unknown data format ${JSON.stringify(options.format)}`);
   return options.format === 'jsonl'
     ? parseJsonl(text, file, options)
-    : parseTable(options.format === 'tsv' ? parseTsv(text) : parseCsv(text, file), file, options);
+    : parseTable((sink) => (options.format === 'tsv' ? forEachTsvRow(text, sink) : forEachCsvRow(text, file, sink)), file, options);
 }
 
 /** The format a file's extension implies. */
@@ -87,16 +99,70 @@ export function formatOf(file: string): DataFormat {
   throw new RangeError(`cannot tell the format of ${file} from its extension: use .tsv, .csv or .jsonl, or give the format`);
 }
 
-function parseTable(rows: Row[], file: string, options: DatasetOptions): Example[] {
-  const first = rows[0];
-  if (first === undefined) throw new DataError({ file }, 'empty file (no rows)');
+/**
+ * Examples from the rows of a TSV/CSV file, taken one at a time from `forEachRow`. The columns are resolved at the
+ * first data row, so a header-only file is reported as such whatever its columns.
+ */
+function parseTable(forEachRow: (sink: RowSink) => void, file: string, options: DatasetOptions): Example[] {
   const header = options.header ?? true;
+  let first: { fields: string[]; line: number } | null = null;
+  let columns: TableColumns | null = null;
+  const spell = labelSpeller(file, options);
+  const examples: Example[] = [];
+  forEachRow((fields, line) => {
+    if (first === null) {
+      first = { fields, line };
+      if (header) return;
+    }
+    columns ??= resolveColumns(first, header, file, options);
+    const { names, width, a, b, l, k } = columns;
+    if (fields.length !== width) {
+      if (options.raggedRows === 'skip') { options.onSkip?.({ file, line }, 'ragged row'); return; }
+      throw new DataError({ file, line },
+        `ragged row: ${fields.length} fields, expected ${width} as in the ${header ? 'header' : 'first row'}`);
+    }
+    const texts = [{ value: fields[a]!, where: { file, line, field: columnName(names, a) } }];
+    if (b >= 0) texts.push({ value: fields[b]!, where: { file, line, field: columnName(names, b) } });
+    if (!textsUsable(texts, options)) return;
+    const ex: Example = { textA: texts[0]!.value, line, source: file };
+    if (b >= 0) ex.textB = texts[1]!.value;
+    if (k >= 0) ex.id = requireId(fields[k]!, { file, line, field: columnName(names, k) });
+    if (l >= 0) {
+      const where = { file, line, field: columnName(names, l) };
+      if (options.labelSep !== undefined) ex.labels = splitLabels(fields[l]!, options.labelSep, where, spell);
+      else ex.label = spell(requireLabel(fields[l]!, where), line);
+    }
+    examples.push(ex);
+  });
+  const head = first as { fields: string[]; line: number } | null;   // (TS does not see the callback's assignment)
+  if (head === null) throw new DataError({ file }, 'empty file (no rows)');
+  if (columns === null) throw new DataError({ file, line: head.line }, 'no data rows after the header');
+  if (examples.length === 0) throw new DataError({ file }, 'no rows left: every row has an empty text');
+  spell.report();
+  return examples;
+}
+
+/** Where a table's columns are: the header's names (or null), the row width, and the index of each (-1: none). */
+interface TableColumns {
+  names: string[] | null;
+  width: number;
+  a: number;
+  b: number;
+  l: number;
+  k: number;
+}
+
+/** A column as messages name it: its header name, or `column K` (0-based) in a file without a header. */
+function columnName(names: readonly string[] | null, k: number): string {
+  return names?.[k] ?? `column ${k}`;
+}
+
+/** Header names listed in a missing-column error. */
+const MAX_NAMES_SHOWN = 20;
+
+function resolveColumns(first: { fields: string[]; line: number }, header: boolean, file: string, options: DatasetOptions): TableColumns {
   const names = header ? first.fields : null;
   const width = first.fields.length;
-  const data = header ? rows.slice(1) : rows;
-  if (data.length === 0) throw new DataError({ file, line: first.line }, 'no data rows after the header');
-
-  const columnName = (k: number): string => names?.[k] ?? `column ${k}`;
   const resolve = (col: Column, option: string): number => {
     if (typeof col === 'number') {
       if (!Number.isInteger(col) || col < 0) throw new RangeError(`${option}: a column index must be a non-negative integer, got ${col}`);
@@ -110,40 +176,21 @@ function parseTable(rows: Row[], file: string, options: DatasetOptions): Example
     const k = names.indexOf(col);
     if (k < 0) {
       throw new DataError({ file, line: first.line, field: col },
-        `missing column (the header has ${names.map((s) => JSON.stringify(s)).join(', ')})`);
+        `missing column (the header has ${names.slice(0, MAX_NAMES_SHOWN).map(preview).join(', ')}${names.length > MAX_NAMES_SHOWN ? `, … (${names.length} columns)` : ''})`);
     }
     if (names.indexOf(col, k + 1) >= 0) throw new DataError({ file, line: first.line, field: col }, 'the header has this column twice');
     return k;
   };
-  const a = resolve(options.textA ?? DEFAULTS.textA, 'textA');
-  const b = options.textB === null ? -1
-    : options.textB === undefined ? (names?.includes(DEFAULTS.textB) ? resolve(DEFAULTS.textB, 'textB') : -1)
-    : resolve(options.textB, 'textB');
-  const l = options.label === null ? -1 : resolve(options.label ?? DEFAULTS.label, 'label');
-  const k = options.id === undefined || options.id === null ? -1 : resolve(options.id, 'id');
-
-  const examples: Example[] = [];
-  for (const { fields, line } of data) {
-    if (fields.length !== width) {
-      if (options.raggedRows === 'skip') { options.onSkip?.({ file, line }, 'ragged row'); continue; }
-      throw new DataError({ file, line },
-        `ragged row: ${fields.length} fields, expected ${width} as in the ${header ? 'header' : 'first row'}`);
-    }
-    const texts = [{ value: fields[a]!, where: { file, line, field: columnName(a) } }];
-    if (b >= 0) texts.push({ value: fields[b]!, where: { file, line, field: columnName(b) } });
-    if (!textsUsable(texts, options)) continue;
-    const ex: Example = { textA: texts[0]!.value, line, source: file };
-    if (b >= 0) ex.textB = texts[1]!.value;
-    if (k >= 0) ex.id = requireId(fields[k]!, { file, line, field: columnName(k) });
-    if (l >= 0) {
-      const where = { file, line, field: columnName(l) };
-      if (options.labelSep !== undefined) ex.labels = splitLabels(fields[l]!, options.labelSep, where);
-      else ex.label = requireLabel(fields[l]!, where);
-    }
-    examples.push(ex);
-  }
-  if (examples.length === 0) throw new DataError({ file }, 'no rows left: every row has an empty text');
-  return examples;
+  return {
+    names,
+    width,
+    a: resolve(options.textA ?? DEFAULTS.textA, 'textA'),
+    b: options.textB === null ? -1
+      : options.textB === undefined ? (names?.includes(DEFAULTS.textB) ? resolve(DEFAULTS.textB, 'textB') : -1)
+      : resolve(options.textB, 'textB'),
+    l: options.label === null ? -1 : resolve(options.label ?? DEFAULTS.label, 'label'),
+    k: options.id === undefined || options.id === null ? -1 : resolve(options.id, 'id'),
+  };
 }
 
 function parseJsonl(text: string, file: string, options: DatasetOptions): Example[] {
@@ -157,8 +204,8 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
   let skipped = 0;
   const keyId = options.id === undefined || options.id === null ? null : options.id as string;
   const counting: DatasetOptions = { ...options, onSkip: (w, why) => { skipped++; options.onSkip?.(w, why); } };
-  splitLines(text).forEach((raw, i) => {
-    const line = i + 1;
+  const spell = labelSpeller(file, options);
+  forEachLine(text, (raw, line) => {
     if (raw.trim() === '') return;
     const obj = parseJsonObject(raw, { file, line });
     const at = (field: string): FieldLocation => ({ file, line, field });
@@ -171,13 +218,14 @@ function parseJsonl(text: string, file: string, options: DatasetOptions): Exampl
     if (keyId !== null) ex.id = jsonId(obj, at(keyId));
     if (keyLabel !== null) {
       const v = obj[keyLabel];
-      if (Array.isArray(v)) ex.labels = jsonLabelList(v, at(keyLabel));
-      else if (options.labelSep !== undefined && typeof v === 'string') ex.labels = splitLabels(v, options.labelSep, at(keyLabel));
-      else ex.label = jsonLabel(obj, at(keyLabel));
+      if (Array.isArray(v)) ex.labels = jsonLabelList(v, at(keyLabel), spell);
+      else if (options.labelSep !== undefined && typeof v === 'string') ex.labels = splitLabels(v, options.labelSep, at(keyLabel), spell);
+      else ex.label = spell(jsonLabel(obj, at(keyLabel)), line);
     }
     examples.push(ex);
   });
   if (examples.length === 0) throw new DataError({ file }, skipped ? 'no lines left: every line has an empty text' : 'empty file (no JSON lines)');
+  spell.report();
   return examples;
 }
 
@@ -188,7 +236,7 @@ function jsonLabel(obj: Record<string, unknown>, where: FieldLocation): string {
   if (typeof v === 'string') return requireLabel(v, where);
   // numbers: classes written as 0/1, or regression targets (3.8)
   if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') return String(v);
-  throw new DataError(where, `expected a string, number or boolean label (or a list of labels), got ${JSON.stringify(v)}`);
+  throw new DataError(where, `expected a string, number or boolean label (or a list of labels), got ${preview(v)}`);
 }
 
 /** Whether a row's texts can be used: empty ones are an error, allowed, or make the row skipped (reported). */
@@ -201,24 +249,54 @@ function textsUsable(texts: ReadonlyArray<{ value: string; where: FieldLocation 
   throw new DataError(empty.where, 'empty text (skip such rows with --skip-empty / skipEmpty, or fix the file)');
 }
 
+/**
+ * Gives each label its spelling (canonical or as written) and, at the end of the file, reports what changed.
+ * A function with a method, so the per-row calls stay short.
+ */
+type LabelSpeller = ((label: string, line: number) => string) & { report(): void };
+
+function labelSpeller(file: string, options: DatasetOptions): LabelSpeller {
+  if (options.labelSpelling === 'exact') return Object.assign((label: string) => label, { report() {} });
+  if (options.labelSpelling !== undefined && options.labelSpelling !== 'canonical') {
+    throw new RangeError(`labelSpelling must be 'canonical' or 'exact', got ${JSON.stringify(options.labelSpelling)}`);
+  }
+  const spellings = new LabelSpellings(file);
+  return Object.assign((label: string, line: number) => spellings.read(label, line), {
+    report() { for (const n of spellings.notices()) options.onNotice?.(n); },
+  });
+}
+
 /** A multi-label field split by `sep`: trimmed, empty pieces dropped, each label once. */
-function splitLabels(value: string, sep: string, where: FieldLocation): string[] {
+function splitLabels(value: string, sep: string, where: FieldLocation, spell: LabelSpeller): string[] {
   if (sep === '') throw new RangeError('labelSep must not be empty');
-  const labels = value.split(sep).map((l) => l.trim()).filter((l) => l !== '');
-  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup !== undefined) throw new DataError(where, `label ${JSON.stringify(dup)} is listed twice`);
-  return labels;
+  // trimmed before spelling: spaces around a separator ("a | b") are layout, not worth a notice
+  return distinctLabels(value.split(sep).map((l) => l.trim()).filter((l) => l !== ''), where, spell);
 }
 
 /** A JSON list of labels (multi-label data): strings, integers or booleans, each once. */
-function jsonLabelList(v: unknown[], where: FieldLocation): string[] {
+function jsonLabelList(v: unknown[], where: FieldLocation, spell: LabelSpeller): string[] {
   const labels = v.map((x, i) => {
     if (typeof x === 'string' && x.trim() !== '') return x;
     if ((typeof x === 'number' && Number.isInteger(x)) || typeof x === 'boolean') return String(x);
-    throw new DataError(where, `label list item ${i}: expected a non-empty string, integer or boolean, got ${JSON.stringify(x)}`);
+    throw new DataError(where, `label list item ${i}: expected a non-empty string, integer or boolean, got ${preview(x)}`);
   });
-  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup !== undefined) throw new DataError(where, `label ${JSON.stringify(dup)} is listed twice`);
+  return distinctLabels(labels, where, spell);
+}
+
+// Labels spelled, then checked to be distinct (a Set: a field may list very many labels).
+function distinctLabels(written: readonly string[], where: FieldLocation, spell: LabelSpeller): string[] {
+  const labels: string[] = [];
+  const firstSpelling = new Map<string, string>();
+  for (const w of written) {
+    const l = spell(w, where.line);
+    const earlier = firstSpelling.get(l);
+    if (earlier !== undefined) {
+      const same = earlier === w ? '' : ` (${preview(earlier)} and ${preview(w)} read as the same label)`;
+      throw new DataError(where, `label ${preview(l)} is listed twice${same}`);
+    }
+    firstSpelling.set(l, w);
+    labels.push(l);
+  }
   return labels;
 }
 
@@ -233,7 +311,7 @@ function jsonId(obj: Record<string, unknown>, where: FieldLocation): string {
   if (v === undefined) throw new DataError(where, 'missing field');
   if (typeof v === 'string') return requireId(v, where);
   if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-  throw new DataError(where, `expected a string or integer id, got ${JSON.stringify(v)}`);
+  throw new DataError(where, `expected a string or integer id, got ${preview(v)}`);
 }
 
 function requireLabel(value: string, where: FieldLocation): string {

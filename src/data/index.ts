@@ -1,8 +1,8 @@
 // Public surface of the data pipeline.
 export type { Batch, EncodedExample, Example } from './types.js';
 export { DataError, type DataLocation } from './errors.js';
-export { readTextFile, decodeUtf8, splitLines } from './text.js';
-export { parseCsv, parseTsv, type Row } from './delimited.js';
+export { readTextFile, decodeUtf8, splitLines, forEachLine } from './text.js';
+export { parseCsv, parseTsv, forEachCsvRow, forEachTsvRow, type Row, type RowSink } from './delimited.js';
 export { readDataset, parseDataset, formatOf, DATA_FORMATS, type DataFormat, type DatasetOptions, type Column, type SkipReason } from './dataset.js';
 export { labelSet, checkLabels } from './labels.js';
 export { encodeDataset } from './encode.js';

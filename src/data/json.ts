@@ -1,5 +1,5 @@
 // Reading fields of JSON-lines records, with errors that name the file, line and field.
-import { DataError, type DataLocation } from './errors.js';
+import { DataError, type DataLocation, preview } from './errors.js';
 
 export type FieldLocation = DataLocation & { line: number; field: string };
 
@@ -12,7 +12,7 @@ export function parseJsonObject(raw: string, where: DataLocation): Record<string
     throw new DataError(where, `invalid JSON: ${(e as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DataError(where, `expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+    throw new DataError(where, `expected a JSON object, got ${Array.isArray(value) ? 'an array' : preview(value)}`);
   }
   return value as Record<string, unknown>;
 }
@@ -21,7 +21,7 @@ export function parseJsonObject(raw: string, where: DataLocation): Record<string
 export function jsonString(obj: Record<string, unknown>, where: FieldLocation): string {
   const v = obj[where.field];
   if (v === undefined) throw new DataError(where, 'missing field');
-  if (typeof v !== 'string') throw new DataError(where, `expected a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new DataError(where, `expected a string, got ${preview(v)}`);
   return v;
 }
 

@@ -284,7 +284,8 @@ export function checkTaskLabels(task: string, examples: readonly Example[]): voi
 export function taskDatasets(task: string, dataDir: string, opts: TaskReadOptions = {}): TaskData {
   const spec = taskSpec(task);
   const ragged = spec.raggedRows;
-  const read = (split: string, o: DatasetOptions): Example[] => readDataset(path.join(dataDir, `${split}.tsv`), o);
+  // GLUE's label sets are fixed strings, checked as written (checkTaskLabels): no respelling, no notices
+  const read = (split: string, o: DatasetOptions): Example[] => readDataset(path.join(dataDir, `${split}.tsv`), { ...o, labelSpelling: 'exact' });
   const labelledOptions = (emptyText: 'error' | 'allow' | 'skip'): DatasetOptions => {
     const o: DatasetOptions = { ...layoutOptions(spec.labelled, true, false), emptyText };
     if (ragged === 'skip') o.raggedRows = 'skip';

@@ -52,13 +52,24 @@ function lineOfInvalidUtf8(bytes: Uint8Array): number {
  * newline. Line i of the result is line i + 1 of the file.
  */
 export function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
-  }
+  const lines: string[] = [];
+  forEachLine(text, (l) => { lines.push(l); });
   return lines;
+}
+
+/**
+ * Calls fn for each line of text as splitLines cuts them, with its 1-based line number, without building the array
+ * of lines: a file of a hundred million empty lines needs no more memory than the text itself.
+ */
+export function forEachLine(text: string, fn: (line: string, lineNo: number) => void): void {
+  const n = text.length;
+  let lineNo = 1;
+  for (let start = 0; start < n; lineNo++) {
+    const lf = text.indexOf('\n', start);
+    const end = lf < 0 ? n : lf;
+    fn(text.substring(start, end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end), lineNo);
+    start = end + 1;
+  }
 }
 
 /**

@@ -165,6 +165,15 @@ export class BertClassifier {
    *   logits [B, C], a view valid until the next forward.
    */
   forward(batch: Batch, opts: ForwardOptions): Float32Array {
+    return runSteps(this.forwardSteps(batch, opts));
+  }
+
+  /**
+   * forward() one layer at a time: the generator yields after the embeddings and after each encoder layer and
+   * returns the logits. A caller that must stay responsive (the trainer, which stops on Ctrl-C within a step) runs
+   * it in slices; abandoning it part-way leaves the parameters untouched.
+   */
+  *forwardSteps(batch: Batch, opts: ForwardOptions): Generator<void, Float32Array> {
     const { size: B, seqLen: S } = batch;
     this.checkBatch(batch);
     let seed = 0;
@@ -192,8 +201,10 @@ export class BertClassifier {
     a.emb.typeIds.set(batch.tokenTypeIds.subarray(0, N));
 
     embeddingsForward(a.emb, this.P, N, d.H, d.eps, plan.emb);
+    yield;
     for (let l = 0; l < a.layers.length; l++) {
       layerForward(a.layers[l], this.P.layers[l], a.scratch, batch.validLength, d, plan.layers[l], ops);
+      yield;
     }
     const hidden = a.layers[a.layers.length - 1].out;
     headForward(a.head, this.P, hidden, B, S, d.H, this.config.num_labels, plan.cls, ops);
@@ -244,6 +255,14 @@ export class BertClassifier {
 
   /** Accumulates d(scale * loss)/d(params) into grads (call zeroGrad() between optimizer steps). */
   backward(scale = 1): void {
+    runSteps(this.backwardSteps(scale));
+  }
+
+  /**
+   * backward() one layer at a time (see forwardSteps). Abandoning it part-way leaves the gradients partial: zero them
+   * (zeroGrad) before the next accumulation.
+   */
+  *backwardSteps(scale = 1): Generator<void, void> {
     const last = this.requireForward('backward');
     if (!last.keep) throw new Error('backward: the last forward kept no activations (use train: true or grad: true)');
     if (!last.lossReady) throw new Error('backward: call loss(labels) after forward (once per backward)');
@@ -261,8 +280,10 @@ export class BertClassifier {
     }
     // d hidden (zero but for the [CLS] rows) -> sc.g, which then flows down the layers
     headBackward(sc.g, sc.dlogits, sc.dpool, a.head, this.P, this.G, a.layers[L - 1].out, B, S, d.H, C, plan.cls, ops);
+    yield;
     for (let l = L - 1; l >= 0; l--) {
       layerBackward(a.layers[l], this.P.layers[l], this.G.layers[l], sc, this.zerosF, d, plan.layers[l], ops);
+      yield;
     }
     embeddingsBackward(sc.g, sc.t1, a.emb, this.P, this.G, B * S, d.H, plan.emb);
   }
@@ -291,6 +312,14 @@ export class BertClassifier {
       const v = batch.validLength[b];
       if (!(v >= 1 && v <= S)) throw new RangeError(`forward: batch.validLength[${b}] = ${v} is outside [1, ${S}]`);
     }
+  }
+}
+
+/** Runs a step generator of BertClassifier to its end, synchronously; returns what it returns. */
+function runSteps<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
   }
 }
 

@@ -7,6 +7,7 @@ import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { BertClassifier } from './bert.js';
 import { type ProblemType, labelList, namedConfig } from './config.js';
 import { loadCheckpoint, resolveModel } from './checkpoint/index.js';
+import { canonicalLabel } from '../data/label-spelling.js';
 
 export interface OpenedModel {
   model: BertClassifier;
@@ -74,7 +75,8 @@ function checkHeadLabels(dir: string, id2label: Record<string, string>, hasClass
   if (!hasClassifier) return;
   const have = labelList(id2label);
   const placeholder = have.every((l, i) => l === `LABEL_${i}`);
-  if (have.length !== labels.length || (!placeholder && have.some((l, i) => l !== labels[i]))) {
+  // compared as the data readers spell labels, so a head trained on "01"/"02" still matches data read as "1"/"2"
+  if (have.length !== labels.length || (!placeholder && have.some((l, i) => canonicalLabel(l) !== canonicalLabel(labels[i]!)))) {
     throw new LabelMismatchError(`${dir}: the checkpoint's classifier head was trained for labels ${JSON.stringify(have)}, ` +
       `but this data has ${JSON.stringify(labels)}; use the same label set (--labels) or start from a checkpoint without a classifier head`);
   }

@@ -29,6 +29,8 @@ export interface ModelInfo {
   vocabText: string;
   doLowerCase: boolean;
   padId: number;
+  /** the model's token types: 1 means it cannot take sentence pairs */
+  typeVocabSize: number;
   notices: string[];
 }
 

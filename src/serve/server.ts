@@ -35,6 +35,7 @@ import { parseVocab } from '../tokenizer/vocab.js';
 import { packageRoot } from '../util/paths.js';
 import { Batcher } from './batcher.js';
 import { BackendError, Engine } from './engine.js';
+import { firstNonFiniteRow } from '../train/nonfinite.js';
 import { ServeMetrics } from './metrics.js';
 import { HttpError, type PredictRequest, type TextPair, parseHfPredict, parseTeiPredict } from './requests.js';
 
@@ -196,6 +197,10 @@ export async function startServer(options: ServeOptions, internal: InternalServe
     let chars = 0;
     for (let i = 0; i < texts.length; i++) {
       const [a, b] = texts[i]!;
+      if (b !== undefined && model.typeVocabSize < 2) {
+        throw new HttpError(422, 'validation', `${single ? 'inputs' : `inputs[${i}]`} is a sentence pair, but the model has ` +
+          `type_vocab_size ${model.typeVocabSize} (no embedding for a second segment); send single texts`);
+      }
       const full = tokenizer.encodePair(a, b);
       if (full.inputIds.length <= model.maxLen) {
         out.push(full);
@@ -242,6 +247,12 @@ export async function startServer(options: ServeOptions, internal: InternalServe
     } catch (e) {
       if (e instanceof BackendError) throw new HttpError(500, 'backend', e.message);
       throw e;
+    }
+    // never answer NaN (JSON null) scores: a non-finite row fails the request, naming the input
+    const bad = firstNonFiniteRow(logits, r.texts.length, model.numLabels);
+    if (bad >= 0) {
+      throw new HttpError(500, 'backend', `${r.single ? 'inputs' : `inputs[${bad}]`}: the model's scores are not finite (NaN/Inf logits); ` +
+        "the checkpoint's weights are probably damaged");
     }
     const answers = r.texts.map((_, i) => scores(logits, i, r.fn, r.topK));
     send(res, 200, JSON.stringify(r.single ? answers[0] : answers));

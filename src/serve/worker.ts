@@ -21,6 +21,8 @@ try {
   classifier = await Classifier.load(init.model, {
     dtype: init.dtype, threads: init.threads, maxLen: init.maxLen, allowUntrainedHead: init.allowUntrainedHead,
   });
+  // a full batch of the longest inputs must fit: refuse at start, not with the OOM killer at the first big request
+  classifier.checkMemory(classifier.maxLen);
 } catch (e) {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof OptionError) post({ type: 'load-error', kind: 'option', message, option: e.option, problem: e.problem });
@@ -37,7 +39,7 @@ post({
     problemType: typeof extra.problem_type === 'string' ? extra.problem_type : null,
     modelType: typeof extra.model_type === 'string' ? extra.model_type : 'bert',
     maxLen: c.maxLen, dtype: c.dtype, defaultFunction: c.defaultFunction, vocabText: c.vocabText,
-    doLowerCase: c.doLowerCase, padId: c.tokenizer.vocab.padId, notices: [...c.notices],
+    doLowerCase: c.doLowerCase, padId: c.tokenizer.vocab.padId, typeVocabSize: c.config.type_vocab_size, notices: [...c.notices],
   },
 });
 

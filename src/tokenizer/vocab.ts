@@ -1,9 +1,20 @@
 // WordPiece vocabulary (vocab.txt): one token per line, the line index (0-based) is the token id.
+import { statSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
 import { readTextFile, splitLines } from '../data/text.js';
 
 /** Tokens every BERT vocabulary must have for sentence-pair classification. */
 export const REQUIRED_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'] as const;
+/**
+ * Most lines a vocab.txt may have: CONFIG_LIMITS.vocab_size of src/model/config.ts (a vocabulary cannot be used
+ * with more tokens than any accepted model has embeddings). Counted before the text is split, so a hostile file of
+ * a hundred million empty lines is refused without building a hundred-million-entry array.
+ */
+export const MAX_VOCAB_TOKENS = 1 << 20;
+
+/** Largest vocab.txt read: 2^20 tokens of up to 64 bytes (real ones: 30,522 tokens in 232 KB, 250k in ~4 MB). */
+export const MAX_VOCAB_BYTES = 64 << 20;
+
 /** Tokens kept whole when they occur literally in the text (Hugging Face's BertTokenizer does the same). */
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
 
@@ -20,7 +31,21 @@ export interface Vocab {
 
 /** Reads vocab.txt (UTF-8, LF or CRLF). Throws DataError naming the file and line on bad input. */
 export function loadVocab(file: string): Vocab {
+  checkVocabSize(file);
   return parseVocab(readTextFile(file), file);
+}
+
+/** Refuses a vocab.txt over MAX_VOCAB_BYTES before reading it (a missing file is left to the reader's message). */
+export function checkVocabSize(file: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return;
+  }
+  if (size > MAX_VOCAB_BYTES) {
+    throw new DataError({ file }, `${size} bytes is more than the ${MAX_VOCAB_BYTES} a vocabulary can need (${MAX_VOCAB_TOKENS} tokens)`);
+  }
 }
 
 /**
@@ -34,7 +59,16 @@ export function loadVocab(file: string): Vocab {
  *   every line so ids and lines stay aligned.
  */
 export function parseVocab(text: string, file: string): Vocab {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
+    if (++lines > MAX_VOCAB_TOKENS) {
+      throw new DataError({ file, line: MAX_VOCAB_TOKENS + 1 }, `more than ${MAX_VOCAB_TOKENS} lines: too many tokens for a vocabulary`);
+    }
+  }
   const tokens = splitLines(text);
+  if (tokens.length > MAX_VOCAB_TOKENS) {
+    throw new DataError({ file, line: MAX_VOCAB_TOKENS + 1 }, `more than ${MAX_VOCAB_TOKENS} lines: too many tokens for a vocabulary`);
+  }
   if (tokens.length === 0) throw new DataError({ file }, 'empty vocabulary file');
   const ids = new Map<string, number>();
   tokens.forEach((token, i) => ids.set(token, i));

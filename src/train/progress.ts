@@ -2,6 +2,7 @@
 // plus a machine-readable JSON-lines log.
 import { SingleBar, Presets } from 'cli-progress';
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { withFileErrors } from '../util/fs-errors.js';
 
 export interface ProgressSink {
   /** a human line (log lines of the recipe); printed above the bar on a TTY */
@@ -45,13 +46,20 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr, forceB
 export class JsonlLog {
   private fd: number;
   constructor(readonly file: string, append: boolean, private readonly listener?: (record: Record<string, unknown>) => void) {
-    this.fd = openSync(file, append ? 'a' : 'w');
+    this.fd = withFileErrors(file, append ? 'append to' : 'create', () => openSync(file, append ? 'a' : 'w'));
   }
   write(obj: Record<string, unknown>): void {
-    writeSync(this.fd, JSON.stringify(obj) + '\n');
+    withFileErrors(this.file, 'write', () => writeSync(this.fd, JSON.stringify(obj) + '\n'));
     this.listener?.(obj);
   }
   close(): void {
-    if (this.fd >= 0) { fsyncSync(this.fd); closeSync(this.fd); this.fd = -1; }
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      withFileErrors(this.file, 'sync', () => fsyncSync(fd));
+    } finally {
+      closeSync(fd);
+    }
   }
 }

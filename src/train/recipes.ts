@@ -39,6 +39,8 @@ export interface TrainSettings {
   evalEachEpoch: boolean;
   /** log line format: 'tutorial' = GluonNLP's "[Epoch 1 Batch 4/13] loss=..., lr=..., acc=..." */
   logStyle: 'tutorial' | 'default';
+  /** skip up to this many optimizer steps whose loss or gradient norm is NaN/Inf (default 0: stop at the first) */
+  skipNonfinite?: number;
 }
 
 /** Full-script practice (BERT / transformers run_glue): AdamW, warmup + linear decay, eval every epoch, keep the best. */

@@ -12,7 +12,8 @@ interface FinetuneFlags extends RunFlags {
   epochs?: string; batchSize?: string; maxLen?: string; lr?: string; optimizer?: 'adam' | 'adamw';
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
   gradAccum?: string; seed?: string; padding?: 'fixed' | 'dynamic'; lastBatch?: 'keep' | 'discard' | 'rollover';
-  earlyStop?: string; dtype?: 'fp32' | 'bf16'; threshold?: string; resume?: string; replicaCheckEvery?: string;
+  earlyStop?: string; dtype?: 'fp32' | 'bf16'; threshold?: string; resume?: string; skipNonfinite?: string;
+  replicaCheckEvery?: string;
 }
 
 const d = RECIPES.default!, t = RECIPES.tutorial!;
@@ -45,6 +46,8 @@ export function register(program: Command): void {
     .option('--threshold <x>', 'multi-label: a label is predicted when its probability is >= x (default: 0.5)')
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs with fp32 master weights (default: fp32)').choices(['fp32', 'bf16']))
     .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings; under mpirun, any number of processes)')
+    .option('--skip-nonfinite <n>', 'skip up to N optimizer steps whose loss or gradient norm is NaN/Inf, without updating the weights ' +
+      '(default: 0, training stops at the first and names the step; under mpirun, the processes decide together)')
     .option('--replica-check-every <n>', 'under mpirun: compare the processes\' parameter checksums every N optimizer steps and at each epoch end; 0 = epoch ends only (default: 50)')
     .action(async (flags: FinetuneFlags) => {
       process.exitCode = await run(flags);
@@ -58,7 +61,7 @@ function optionsFrom(f: FinetuneFlags): FinetuneOptions {
   };
   if (f.resume) o.resume = f.resume;
   const numeric = ['epochs', 'batchSize', 'maxLen', 'lr', 'weightDecay', 'adamEps', 'warmupRatio', 'clipNorm', 'gradAccum',
-    'seed', 'earlyStop', 'threshold', 'replicaCheckEvery'] as const;
+    'seed', 'earlyStop', 'threshold', 'skipNonfinite', 'replicaCheckEvery'] as const;
   for (const k of numeric) {
     const v = numberFlag(flagOf(k).slice(2), f[k]);
     if (v !== undefined) o[k] = v;

@@ -1,6 +1,9 @@
 // `bertfit predict`: class predictions of a fine-tuned classifier, one JSON line per input example in input order:
 // {"label": "...", "probs": [...], "logits": [...]}.
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
+import { OptionError } from '../../errors.js';
 import { predictFile } from '../../api/evaluate.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { addDataOptions, dataFileOptions, numberFlag, type DataFlags } from '../data-options.js';
@@ -29,6 +32,10 @@ export function register(program: Command): void {
     .option('--threshold <x>', 'multi-label models: a label is predicted when its probability is >= x (default: 0.5)')
     .option('--threads <n>', 'compute threads (default: BERTFIT_THREADS or all cores)');
   addDataOptions(cmd).action(async (f: PredictFlags) => {
+    // writing the predictions over the file they are made from would destroy it (the write is atomic: it would succeed)
+    if (f.out !== undefined && sameFile(f.out, f.data)) {
+      throw new OptionError('out', `${f.out} is the input file (--data ${f.data}); write the predictions to another file`);
+    }
     const predictions = await predictFile({
       ...dataFileOptions(f), model: f.model, data: f.data, dtype: f.dtype, batchSize: numberFlag('batch-size', f.batchSize),
       maxLen: numberFlag('max-len', f.maxLen), threads: numberFlag('threads', f.threads), threshold: numberFlag('threshold', f.threshold),
@@ -43,6 +50,16 @@ export function register(program: Command): void {
       for (const line of lines) process.stdout.write(line);
     }
   });
+}
+
+/** Whether paths a and b name the same file (the same inode: links and different spellings count). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a), y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
 }
 
 /** The shortest decimal that reads back as the same float32 (at most 9 significant digits). */

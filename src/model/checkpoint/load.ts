@@ -3,12 +3,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { recoverReplacedDir } from '../../util/atomic.js';
-import { readConfig, type BertConfig } from '../config.js';
+import { formatBytes } from '../../util/memory.js';
+import { checkVocabSize } from '../../tokenizer/vocab.js';
+import { MAX_CONFIG_BYTES, parameterCount, readConfig, type BertConfig } from '../config.js';
 import { CheckpointError } from './errors.js';
+import { assertFinite } from './finite.js';
 import { classifyName, expectedTensors } from './names.js';
 import { readSafetensors } from './safetensors.js';
 import { isFloatDType, type TensorEntry } from './tensor.js';
-import { readTorchCheckpoint } from './torch.js';
+import { readTorchCheckpoint, type WeightLimits } from './torch.js';
 
 export interface LoadedTensor {
   shape: number[];
@@ -33,7 +36,8 @@ export interface LoadedCheckpoint {
  * Reads the checkpoint in `dir`, preferring model.safetensors over pytorch_model.bin.
  *
  * Throws CheckpointError (or ConfigError for config.json) naming the file and tensor when a required tensor is
- * missing, has the wrong shape or an integer dtype, or when the files are malformed.
+ * missing, has the wrong shape or an integer dtype, holds NaN or infinite values, or when the files are malformed.
+ * config.json is read first and bounds what the weights file may make the reader allocate (weightLimits).
  */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const recovered = recoverReplacedDir(dir);
@@ -46,10 +50,13 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   let weightsFile: string;
   let format: LoadedCheckpoint['format'];
   let raw: Map<string, TensorEntry>;
+  const limits = weightLimits(config);
   if (existsSync(st)) {
+    checkFileSize(st, limits, dir);
     [weightsFile, format, raw] = [st, 'safetensors', readSafetensors(st).tensors];
   } else if (existsSync(bin)) {
-    [weightsFile, format, raw] = [bin, 'pytorch', readTorchCheckpoint(bin)];
+    checkFileSize(bin, limits, dir);
+    [weightsFile, format, raw] = [bin, 'pytorch', readTorchCheckpoint(bin, limits)];
   } else {
     const sharded = ['model.safetensors.index.json', 'pytorch_model.bin.index.json'].some((f) => existsSync(path.join(dir, f)));
     throw new CheckpointError(`${dir}: no model.safetensors or pytorch_model.bin` +
@@ -80,7 +87,9 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
       throw new CheckpointError(`${what}: expected shape [${e.shape}] (from config.json), found [${t.entry.shape}]`);
     }
     if (!isFloatDType(t.entry.dtype)) throw new CheckpointError(`${what}: dtype ${t.entry.dtype} is not a floating-point type`);
-    tensors.set(e.name, { shape: e.shape.slice(), data: t.entry.toFloat32() });
+    const data = t.entry.toFloat32();
+    assertFinite(data, `${what}`);
+    tensors.set(e.name, { shape: e.shape.slice(), data });
   }
   const known = new Set(expected.map((e) => e.name));
   const extra = [...found.keys()].filter((n) => !known.has(n));
@@ -91,8 +100,34 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
 
   const vocabFile = path.join(dir, 'vocab.txt');
   if (!existsSync(vocabFile)) throw new CheckpointError(`${dir}: no vocab.txt (the WordPiece vocabulary is required)`);
+  checkVocabSize(vocabFile);
   const doLowerCase = readCasing(dir, vocabFile, notices);
   return { dir, config, tensors, missingHeads, vocabFile, doLowerCase, notices, format };
+}
+
+/**
+ * What the weights may occupy: every parameter as float64 (the widest float dtype), twice over for what a checkpoint
+ * may carry besides them (a pre-training head holds another vocab x hidden matrix), plus 16 MiB for buffers and
+ * small extras. Anything larger is not this config's model, or is hostile.
+ */
+function weightLimits(config: BertConfig): WeightLimits {
+  return { maxStorageBytes: 2 * 8 * parameterCount(config) + (16 << 20) };
+}
+
+/** Refuses, before reading it, a weights file far bigger than the config's model can be. */
+function checkFileSize(file: string, limits: WeightLimits, dir: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw new CheckpointError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  // Headers and the pickle add ~100 bytes per tensor; 64 MiB leaves room for any real one.
+  const max = limits.maxStorageBytes + (64 << 20);
+  if (size > max) {
+    throw new CheckpointError(`${file}: ${formatBytes(size)} is more than the ${formatBytes(max)} that the model ` +
+      `${path.join(dir, 'config.json')} describes can occupy; the weights and config.json do not belong together`);
+  }
 }
 
 /** Renames to canonical names, dropping pre-training heads and buffers; notices say what was dropped. */
@@ -127,6 +162,9 @@ function canonicalise(raw: Map<string, TensorEntry>, file: string, notices: stri
 function readCasing(dir: string, vocabFile: string, notices: string[]): boolean {
   const tc = path.join(dir, 'tokenizer_config.json');
   if (existsSync(tc)) {
+    // ~1 KB in practice (a few hundred KB with many added tokens); bigger is not a tokenizer config.
+    const size = statSync(tc).size;
+    if (size > MAX_CONFIG_BYTES) throw new CheckpointError(`${tc}: ${size} bytes is more than the ${MAX_CONFIG_BYTES} a tokenizer config can need`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(tc, 'utf8'));

@@ -3,7 +3,29 @@
 // allow-list; every other global (posix.system, builtins.eval, ...) is refused by name before anything is built, so a
 // hostile checkpoint cannot run code. Python values map to: str -> string, int -> number (bigint past 2^53),
 // float -> number, bool/None -> boolean/null, tuple and list -> Array, dict -> Map.
+//
+// Resource limits (PICKLE_LIMITS) keep a small hostile pickle from costing much more than its size: integers are at
+// most 16 bytes wide, the memo and the nesting depth are capped, cycles are refused, and the work done by allowed
+// calls (OrderedDict over a list reached many times through the memo) is charged against a budget proportional to
+// the pickle's length. Every refusal is a CheckpointError naming the file, the opcode and its byte offset.
+import { clip } from './describe.js';
 import { CheckpointError } from './errors.js';
+
+/**
+ * What one pickle may cost. A torch state dict needs far less: integers up to 64 bits (the legacy format's magic
+ * number is 10 bytes), ~8 memo entries and ~6 levels of nesting per tensor.
+ */
+export const PICKLE_LIMITS = {
+  /** LONG1/LONG4 width in bytes; wider integers are never shapes, offsets or element counts. */
+  maxIntBytes: 16,
+  /** memo entries (BERT-large's state dict uses ~3,000) */
+  maxMemo: 100_000,
+  /** container nesting depth of the result (a state dict is ~6 deep) */
+  maxDepth: 64,
+  /** work units (items handed to allowed calls) per pickle byte, plus a fixed allowance */
+  workPerByte: 4,
+  workBase: 100_000,
+} as const;
 
 /** A global the pickle referenced; `call` is present only for globals the allow-list lets REDUCE invoke. */
 export class PyGlobal {
@@ -50,6 +72,8 @@ const OPNAMES: Record<number, string> = {
 export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, start = 0): { value: unknown; end: number } {
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
+  // Opcodes are linear in the file; what is not is an allowed call fed the same big list again and again via the memo.
+  let work = PICKLE_LIMITS.workBase + PICKLE_LIMITS.workPerByte * (bytes.length - start);
   let pos = start;
   let op = 0;
   let opAt = 0;
@@ -92,7 +116,7 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
   const resolveGlobal = (module: string, name: string): PyGlobal => {
     const qual = `${module}.${name}`;
     if (!opts.globals.has(qual)) {
-      fail(`refusing to load global ${qual}: only ${[...opts.globals.keys()].join(', ')} are allowed ` +
+      fail(`refusing to load global ${clip(qual)}: only ${[...opts.globals.keys()].join(', ')} are allowed ` +
         '(the file may be malicious; nothing was executed)');
     }
     return new PyGlobal(qual, opts.globals.get(qual) ?? undefined);
@@ -104,7 +128,39 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
   };
   const appendItems = (list: unknown, items: unknown[]): void => {
     if (!Array.isArray(list)) fail('APPEND on a non-list');
-    list.push(...items);
+    // Not push(...items): spreading ~100k arguments overflows the call stack.
+    for (const item of items) list.push(item);
+  };
+  const memoPut = (key: number): void => {
+    if (!memo.has(key) && memo.size >= PICKLE_LIMITS.maxMemo) fail(`more than ${PICKLE_LIMITS.maxMemo} memo entries`);
+    memo.set(key, top());
+  };
+  /** Charges an allowed call for the items it may look at: its arguments and, one level down, their elements. */
+  const charge = (args: unknown): void => {
+    let units = 1;
+    if (Array.isArray(args)) {
+      units += args.length;
+      for (const a of args) if (Array.isArray(a)) units += a.length;
+    }
+    work -= units;
+    if (work < 0) fail(`the pickle does more work than its ${bytes.length - start} bytes justify (a hostile file?)`);
+  };
+  /**
+   * Runs a hook of the caller's; whatever it throws becomes a CheckpointError naming the file and opcode (and `what`,
+   * the global called, when given).
+   */
+  const hook = <T>(what: string | null, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof CheckpointError && e.message.startsWith(where)) throw e;
+      fail(`${what ? `${what}: ` : ''}${(e as Error).message}`);
+    }
+  };
+  const longBytes = (n: number): Buffer => {
+    // Checked before reading: BigInt arithmetic on a megabyte-wide integer takes minutes.
+    if (n > PICKLE_LIMITS.maxIntBytes) fail(`a ${n}-byte integer is wider than the ${PICKLE_LIMITS.maxIntBytes} bytes a checkpoint needs`);
+    return take(n);
   };
   const signedLE = (b: Buffer): number | bigint => {
     if (b.length === 0) return 0;
@@ -124,7 +180,12 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
         break;
       }
       case 0x95: take(8); break; // FRAME: framing is only a read-ahead hint
-      case 0x2e: return { value: pop(), end: pos }; // STOP
+      case 0x2e: { // STOP
+        const value = pop();
+        const bad = checkShape(value, PICKLE_LIMITS.maxDepth);
+        if (bad) fail(bad);
+        return { value, end: pos };
+      }
       case 0x28: stack.push(MARK); break; // MARK
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
@@ -135,8 +196,8 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
       case 0x4a: stack.push(u32() | 0); break; // BININT (signed)
-      case 0x8a: stack.push(signedLE(take(u8()))); break; // LONG1
-      case 0x8b: stack.push(signedLE(take(u32()))); break; // LONG4
+      case 0x8a: stack.push(signedLE(longBytes(u8()))); break; // LONG1
+      case 0x8b: stack.push(signedLE(longBytes(u32()))); break; // LONG4
       case 0x47: { need(8); stack.push(bytes.readDoubleBE(pos)); pos += 8; break; } // BINFLOAT (big-endian)
       case 0x58: stack.push(take(u32()).toString('utf8')); break; // BINUNICODE
       case 0x8c: stack.push(take(u8()).toString('utf8')); break; // SHORT_BINUNICODE
@@ -161,9 +222,9 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
       case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
       case 0x61: { const v = pop(); appendItems(top(), [v]); break; } // APPEND
       case 0x65: { const items = popMark(); appendItems(top(), items); break; } // APPENDS
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x71: memoPut(u8()); break; // BINPUT
+      case 0x72: memoPut(u32()); break; // LONG_BINPUT
+      case 0x94: memoPut(memo.size); break; // MEMOIZE
       case 0x68: stack.push(memoGet(u8())); break; // BINGET
       case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
       case 0x63: { // GLOBAL "module\nname\n"
@@ -184,31 +245,76 @@ export function unpickle(bytes: Buffer, where: string, opts: UnpickleOptions, st
         if (!(fn instanceof PyGlobal)) fail('REDUCE on something that is not a global');
         if (!fn.call) fail(`global ${fn.qualname} cannot be called`);
         if (!Array.isArray(args)) fail(`arguments to ${fn.qualname} are not a tuple`);
-        try {
-          stack.push(fn.call(args));
-        } catch (e) {
-          if (e instanceof CheckpointError) throw e;
-          fail(`${fn.qualname}: ${(e as Error).message}`);
-        }
+        charge(args);
+        const call = fn.call;
+        stack.push(hook(fn.qualname, () => call(args)));
         break;
       }
       case 0x51: { // BINPERSID
         const pid = pop();
-        if (!opts.persistentLoad) fail('persistent ids are not expected here');
-        stack.push(opts.persistentLoad(pid));
+        const load = opts.persistentLoad;
+        if (!load) fail('persistent ids are not expected here');
+        charge(pid);
+        stack.push(hook(null, () => load(pid)));
         break;
       }
       case 0x62: { // BUILD
         const state = pop();
         const obj = top();
-        if (!opts.build) fail('BUILD is not expected here');
-        opts.build(obj, state);
+        const build = opts.build;
+        if (!build) fail('BUILD is not expected here');
+        hook(null, () => build(obj, state));
         break;
       }
       default:
         fail('opcode is not allowed in a checkpoint (only the subset torch.save writes is understood)');
     }
   }
+}
+
+/**
+ * Why `root` is unfit to hand on (a container inside itself, or nesting deeper than `maxDepth`), or null.
+ * Code after the unpickler (messages, String(), JSON.stringify) recurses, and must only ever see finite, shallow
+ * values. Iterative post-order walk computing each container's height once (memoised), so shared sub-structures
+ * count at their deepest and the cost is linear in the containers and items reachable.
+ */
+function checkShape(root: unknown, maxDepth: number): string | null {
+  const children = (v: unknown): unknown[] | null =>
+    Array.isArray(v) ? v : v instanceof Map ? [...v.keys(), ...v.values()] : null;
+  const rootItems = children(root);
+  if (!rootItems) return null;
+  const height = new Map<object, number>(); // finished containers -> levels of containers from them down
+  const onPath = new Set<object>();
+  const path: Array<{ node: object; items: unknown[]; next: number; height: number }> = [
+    { node: root as object, items: rootItems, next: 0, height: 1 },
+  ];
+  onPath.add(root as object);
+  while (path.length) {
+    const frame = path[path.length - 1]!;
+    if (frame.next === frame.items.length) {
+      path.pop();
+      onPath.delete(frame.node);
+      height.set(frame.node, frame.height);
+      if (path.length) path[path.length - 1]!.height = Math.max(path[path.length - 1]!.height, frame.height + 1);
+      continue;
+    }
+    const child = frame.items[frame.next++];
+    const items = children(child);
+    if (!items) continue;
+    const known = height.get(child as object);
+    if (known !== undefined) {
+      frame.height = Math.max(frame.height, known + 1);
+    } else if (onPath.has(child as object)) {
+      return 'the pickle holds a cyclic structure (a container inside itself), which no state dict has';
+    } else {
+      onPath.add(child as object);
+      path.push({ node: child as object, items, next: 0, height: 1 });
+    }
+    if (frame.height > maxDepth || path.length > maxDepth) {
+      return `the pickle nests containers more than ${maxDepth} levels deep, which no state dict does`;
+    }
+  }
+  return null;
 }
 
 function opName(op: number): string {

@@ -74,8 +74,12 @@ async function downloadHub(id: string, dir: string, timeoutMs: number): Promise<
       const why = e.status === 401 || e.status === 403 ? ' (gated or private repositories are not supported)' : '';
       throw new CheckpointError(`cannot download ${id}: ${e.message}${why}`);
     }
-    // Errors of the local filesystem carry their syscall; network ones (undici's "fetch failed", our timeouts) do not.
-    if ((e as NodeJS.ErrnoException).syscall) throw new CheckpointError(`cannot download ${id} into ${dir}: ${(e as Error).message}`);
+    // Errors of the local filesystem carry their syscall (raw node:fs errors) or an errno code (util/fs-errors'
+    // FileError, which names the path); network ones (undici's "fetch failed", our timeouts) have neither.
+    const local = e as NodeJS.ErrnoException;
+    if (local.syscall || (typeof local.code === 'string' && /^E[A-Z]+$/.test(local.code))) {
+      throw new CheckpointError(`cannot download ${id} into ${dir}: ${local.message}`);
+    }
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new CheckpointError(`cannot download ${id} from ${new URL(endpoint).host} (offline?) and it is not in the ` +
       `cache ${dir}; pass a local directory or random:<shape> (${cause ?? (e as Error).message})`);

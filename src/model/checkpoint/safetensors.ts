@@ -5,6 +5,7 @@
 // that the tensors tile the buffer exactly (no overlap, no hole, nothing past the end), so a truncated or doctored
 // file is refused up front instead of yielding garbage weights.
 import { readFileSync } from 'node:fs';
+import { clip, jsonPreview } from './describe.js';
 import { CheckpointError } from './errors.js';
 import { DTYPE_BYTES, decodeFloat32, encodeBF16, numelOf, type DType, type TensorEntry } from './tensor.js';
 
@@ -56,23 +57,25 @@ export function parseSafetensors(bytes: Buffer, file: string): SafetensorsFile {
     if (name === '__metadata__') {
       if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('"__metadata__" is not a JSON object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`"__metadata__" field "${k}" is not a string`);
+        if (typeof v !== 'string') fail(`"__metadata__" field "${clip(k)}" is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
-    const what = `tensor "${name}"`;
+    const what = `tensor "${clip(name)}"`;
     if (!raw || typeof raw !== 'object') fail(`${what}: header entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-      fail(`${what}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+      fail(`${what}: unsupported dtype ${jsonPreview(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`${what}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      fail(`${what}: shape ${jsonPreview(shape)} is not a list of non-negative integers`);
     }
+    // torch's limit; more dimensions is a doctored header, and would make every message about the tensor enormous.
+    if (shape.length > 64) fail(`${what}: ${shape.length} dimensions (at most 64 are allowed)`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
         offsets[0] > offsets[1]) {
-      fail(`${what}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+      fail(`${what}: data_offsets ${jsonPreview(offsets)} is not [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as [number, number];
     const dt = dtype as DType;
@@ -104,11 +107,11 @@ export function parseSafetensors(bytes: Buffer, file: string): SafetensorsFile {
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < spans.length; i++) {
     const [p, s] = [spans[i - 1], spans[i]];
-    if (s.begin < p.end) fail(`tensor "${s.name}" data [${s.begin}, ${s.end}) overlaps tensor "${p.name}" [${p.begin}, ${p.end})`);
+    if (s.begin < p.end) fail(`tensor "${clip(s.name)}" data [${s.begin}, ${s.end}) overlaps tensor "${clip(p.name)}" [${p.begin}, ${p.end})`);
   }
   let pos = 0;
   for (const s of spans) {
-    if (s.begin > pos) fail(`unused bytes [${pos}, ${s.begin}) in the data buffer before tensor "${s.name}"`);
+    if (s.begin > pos) fail(`unused bytes [${pos}, ${s.begin}) in the data buffer before tensor "${clip(s.name)}"`);
     pos = s.end;
   }
   if (pos !== bufLen) fail(`${bufLen - pos} bytes after the last tensor's data (the header does not describe them)`);

@@ -2,6 +2,7 @@
 // Decoding is lazy (TensorEntry.toFloat32) so tensors the loader drops, such as a BERT-base pre-training head's
 // 23M-element decoder, are never converted.
 import { endianness } from 'node:os';
+import { CheckpointError } from './errors.js';
 
 /** safetensors dtype names; torch storage types map onto the same set. */
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -44,14 +45,17 @@ function halfToFloat(h: number): number {
 
 /**
  * Decodes `count` elements of `dtype` starting at byte `offset` of `bytes` into a new Float32Array.
- * Throws for non-float dtypes: integer tensors are buffers (position_ids), never model parameters.
+ * Throws CheckpointError for non-float dtypes (integer tensors are buffers such as position_ids, never model
+ * parameters) and for a range outside `bytes`.
  */
 export function decodeFloat32(bytes: Uint8Array, offset: number, count: number, dtype: DType, what: string): Float32Array {
-  const out = new Float32Array(count);
+  // Both checks come before any allocation: a bad count must not cost memory first.
+  if (!isFloatDType(dtype)) throw new CheckpointError(`${what}: dtype ${dtype} is not a floating-point type`);
   const nbytes = count * DTYPE_BYTES[dtype];
   if (offset < 0 || offset + nbytes > bytes.byteLength) {
-    throw new RangeError(`${what}: needs bytes [${offset}, ${offset + nbytes}) of a ${bytes.byteLength}-byte buffer`);
+    throw new CheckpointError(`${what}: needs bytes [${offset}, ${offset + nbytes}) of a ${bytes.byteLength}-byte buffer`);
   }
+  const out = new Float32Array(count);
   // Copy first: the source may sit at an offset the typed-array views below cannot be aligned to. (Not .slice():
   // on a Buffer that is a view, not a copy.)
   const src = new Uint8Array(nbytes);
@@ -79,7 +83,7 @@ export function decodeFloat32(bytes: Uint8Array, offset: number, count: number, 
       return out;
     }
     default:
-      throw new TypeError(`${what}: dtype ${dtype} is not a floating-point type`);
+      throw new CheckpointError(`${what}: dtype ${dtype} is not a floating-point type`);
   }
 }
 

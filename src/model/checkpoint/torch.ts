@@ -2,11 +2,24 @@
 // <archive>/data/<key> file per storage) and the legacy format (a run of pickles followed by raw storages). Both go
 // through the restricted unpickler in ./pickle.ts; tensors are rebuilt as strided views of their storages exactly as
 // torch._utils._rebuild_tensor_v2 does, and decoded lazily.
+//
+// Memory: the storages a pickle declares are summed against the caller's cap (derived from config.json) as they
+// appear, so a hostile "storage of 10^12 floats" is refused before any zip entry is inflated or any tensor decoded.
 import { readFileSync } from 'node:fs';
+import { describeValue } from './describe.js';
 import { CheckpointError } from './errors.js';
 import { PyGlobal, unpickle } from './pickle.js';
 import { DTYPE_BYTES, decodeFloat32, numelOf, type DType, type TensorEntry } from './tensor.js';
-import { looksLikeZip, readZip } from './zip.js';
+import { ZIP_LIMITS, looksLikeZip, readZip } from './zip.js';
+
+/** What a torch checkpoint may make the reader allocate. */
+export interface WeightLimits {
+  /** total bytes of all storages the pickle declares (default: ZIP_LIMITS.maxEntryBytes) */
+  maxStorageBytes: number;
+}
+
+/** data.pkl of a state dict is ~100 bytes per tensor (BERT-large: ~40 KB); 64 MiB is far past any real one. */
+const MAX_PICKLE_BYTES = 64 << 20;
 
 const STORAGE_DTYPES: Record<string, DType> = {
   'torch.FloatStorage': 'F32', 'torch.DoubleStorage': 'F64', 'torch.HalfStorage': 'F16',
@@ -74,7 +87,7 @@ class StridedTensor implements TensorEntry {
 
 function intTuple(v: unknown, what: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) {
-    throw new CheckpointError(`${what} ${String(v)} is not a tuple of non-negative integers`);
+    throw new CheckpointError(`${what} ${describeValue(v)} is not a tuple of non-negative integers`);
   }
   return v as number[];
 }
@@ -82,11 +95,13 @@ function intTuple(v: unknown, what: string): number[] {
 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
 function rebuildTensor(args: unknown[]): StridedTensor {
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new CheckpointError('_rebuild_tensor_v2: first argument is not a storage');
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new CheckpointError(`_rebuild_tensor_v2: bad storage offset ${String(offset)}`);
-  const shape = intTuple(size, '_rebuild_tensor_v2: size');
-  const strides = intTuple(stride, '_rebuild_tensor_v2: stride');
-  if (shape.length !== strides.length) throw new CheckpointError(`_rebuild_tensor_v2: size (${shape}) and stride (${strides}) differ in rank`);
+  if (!(storage instanceof StorageRef)) throw new CheckpointError('first argument is not a storage');
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new CheckpointError(`bad storage offset ${describeValue(offset)}`);
+  const shape = intTuple(size, 'size');
+  const strides = intTuple(stride, 'stride');
+  // torch tensors have at most 64 dimensions; more is a hostile file, and would make every message enormous.
+  if (shape.length > 64) throw new CheckpointError(`${shape.length} dimensions (torch allows 64)`);
+  if (shape.length !== strides.length) throw new CheckpointError(`size (${shape}) and stride (${strides}) differ in rank`);
   return new StridedTensor(storage, offset as number, shape.slice(), strides.slice());
 }
 
@@ -94,8 +109,10 @@ function allowedGlobals(): Map<string, ((args: unknown[]) => unknown) | null> {
   const g = new Map<string, ((args: unknown[]) => unknown) | null>();
   g.set('collections.OrderedDict', (args) => {
     const d = new Map<unknown, unknown>();
-    for (const kv of (args[0] ?? []) as unknown[]) {
-      if (!Array.isArray(kv) || kv.length !== 2) throw new CheckpointError('OrderedDict: items are not key/value pairs');
+    const items = args[0] ?? [];
+    if (!Array.isArray(items)) throw new CheckpointError(`argument ${describeValue(items)} is not a list of pairs`);
+    for (const kv of items) {
+      if (!Array.isArray(kv) || kv.length !== 2) throw new CheckpointError('items are not key/value pairs');
       d.set(kv[0], kv[1]);
     }
     return d;
@@ -110,25 +127,31 @@ function allowedGlobals(): Map<string, ((args: unknown[]) => unknown) | null> {
 
 /**
  * The unpickler settings shared by both formats. `storages` collects one StorageRef per key so that tensors sharing
- * a storage (tied embeddings) share its bytes.
+ * a storage (tied embeddings) share its bytes. Errors thrown here are prefixed with the file and opcode by unpickle.
  */
-function torchPickleOptions(file: string, storages: Map<string, StorageRef>, legacy: boolean) {
+function torchPickleOptions(storages: Map<string, StorageRef>, legacy: boolean, limits: WeightLimits) {
+  let declared = 0;
   return {
     globals: allowedGlobals(),
     persistentLoad: (pid: unknown): StorageRef => {
       // zip: ('storage', storage_type, key, location, numel); legacy adds view_metadata, None unless a storage view.
       if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-        throw new CheckpointError(`${file}: unexpected persistent id ${JSON.stringify(pid)}`);
+        throw new CheckpointError(`persistent id ${describeValue(pid)} is not a ('storage', type, key, location, numel) tuple`);
       }
       const [, type, key, , numel, view] = pid;
-      if (!(type instanceof PyGlobal) || !(type.qualname in STORAGE_DTYPES)) throw new CheckpointError(`${file}: persistent id names no storage type`);
-      if (typeof key !== 'string' || !Number.isSafeInteger(numel) || numel < 0) throw new CheckpointError(`${file}: malformed storage id for key ${String(key)}`);
-      if (legacy && view !== null && view !== undefined) throw new CheckpointError(`${file}: storage ${key} is a legacy storage view, which is not supported`);
+      if (!(type instanceof PyGlobal) || !(type.qualname in STORAGE_DTYPES)) throw new CheckpointError('persistent id names no storage type (torch.FloatStorage, ...)');
+      if (typeof key !== 'string' || !Number.isSafeInteger(numel) || numel < 0) throw new CheckpointError(`malformed storage id for key ${describeValue(key)}`);
+      if (legacy && view !== null && view !== undefined) throw new CheckpointError(`storage ${describeValue(key)} is a legacy storage view, which is not supported`);
       const dtype = STORAGE_DTYPES[type.qualname];
       const seen = storages.get(key);
       if (seen) {
-        if (seen.dtype !== dtype || seen.numel !== numel) throw new CheckpointError(`${file}: storage ${key} is declared twice with different types`);
+        if (seen.dtype !== dtype || seen.numel !== numel) throw new CheckpointError(`storage ${describeValue(key)} is declared twice with different types`);
         return seen;
+      }
+      declared += (numel as number) * DTYPE_BYTES[dtype];
+      if (declared > limits.maxStorageBytes) {
+        throw new CheckpointError(`storage ${describeValue(key)} (${numel} ${dtype} elements) takes the storages past ` +
+          `${limits.maxStorageBytes} bytes, more than the model can need`);
       }
       const ref = new StorageRef(dtype, key, numel as number);
       storages.set(key, ref);
@@ -136,19 +159,28 @@ function torchPickleOptions(file: string, storages: Map<string, StorageRef>, leg
     },
     build: (obj: unknown) => {
       // OrderedDict state is its __dict__ (a state dict's _metadata with module versions): nothing to keep.
-      if (!(obj instanceof Map)) throw new CheckpointError(`${file}: BUILD on an object other than a dict is not supported`);
+      if (!(obj instanceof Map)) throw new CheckpointError('BUILD on an object other than a dict is not supported');
     },
   };
 }
 
-/** Reads a torch.save'd state dict (zip or legacy format) into name -> tensor; nothing in the file is executed. */
-export function readTorchCheckpoint(file: string): Map<string, TensorEntry> {
+/**
+ * Reads a torch.save'd state dict (zip or legacy format) into name -> tensor; nothing in the file is executed.
+ * `limits` bounds what the file may make the reader allocate (loadCheckpoint derives it from config.json).
+ */
+export function readTorchCheckpoint(file: string, limits?: WeightLimits): Map<string, TensorEntry> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (e) {
     throw new CheckpointError(`${file}: cannot read: ${(e as Error).message}`);
   }
+  return parseTorchCheckpoint(bytes, file, limits);
+}
+
+/** readTorchCheckpoint for a file already in memory; `file` only names it in errors. */
+export function parseTorchCheckpoint(bytes: Buffer, file: string,
+  limits: WeightLimits = { maxStorageBytes: ZIP_LIMITS.maxEntryBytes }): Map<string, TensorEntry> {
   const storages = new Map<string, StorageRef>();
   let root: unknown;
   if (looksLikeZip(bytes)) {
@@ -156,13 +188,20 @@ export function readTorchCheckpoint(file: string): Map<string, TensorEntry> {
     const pkls = [...entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
     if (pkls.length !== 1) throw new CheckpointError(`${file}: a torch zip checkpoint has one <archive>/data.pkl, found ${pkls.length}`);
     const prefix = pkls[0].slice(0, -'data.pkl'.length);
-    root = unpickle(entries.get(pkls[0])!.read(), `${file}: ${pkls[0]}`, torchPickleOptions(file, storages, false)).value;
+    root = unpickle(entries.get(pkls[0])!.read(MAX_PICKLE_BYTES), `${file}: ${pkls[0]}`, torchPickleOptions(storages, false, limits)).value;
     for (const ref of storages.values()) {
       const entry = entries.get(`${prefix}data/${ref.key}`);
-      if (entry) ref.bytes = entry.read();
+      if (!entry) continue;
+      // The pickle says how big each storage is: a bigger entry is refused before it is inflated.
+      const need = ref.numel * DTYPE_BYTES[ref.dtype];
+      if (entry.size !== need) {
+        throw new CheckpointError(`${file}: storage ${prefix}data/${ref.key} has ${entry.size} bytes, ` +
+          `expected ${need} for ${ref.numel} ${ref.dtype} elements`);
+      }
+      ref.bytes = entry.read(need);
     }
   } else if (bytes.length > 2 && bytes[0] === 0x80) {
-    root = readLegacy(bytes, file, storages);
+    root = readLegacy(bytes, file, storages, limits);
   } else {
     throw new CheckpointError(`${file}: not a PyTorch checkpoint (neither a zip archive nor a pickle); ` +
       'the legacy tar format of torch < 0.4 is not supported');
@@ -172,23 +211,23 @@ export function readTorchCheckpoint(file: string): Map<string, TensorEntry> {
 
 // Legacy layout: pickle(magic) pickle(protocol 1001) pickle(sys_info) pickle(state dict) pickle([storage keys])
 // then, per key in that order, a u64 element count and the raw little-endian elements.
-function readLegacy(bytes: Buffer, file: string, storages: Map<string, StorageRef>): unknown {
+function readLegacy(bytes: Buffer, file: string, storages: Map<string, StorageRef>, limits: WeightLimits): unknown {
   const plain = { globals: new Map() };
   const magic = unpickle(bytes, file, plain, 0);
   if (magic.value !== LEGACY_MAGIC) throw new CheckpointError(`${file}: a pickle, but not a torch.save file (bad magic number)`);
   const proto = unpickle(bytes, file, plain, magic.end);
-  if (proto.value !== 1001) throw new CheckpointError(`${file}: legacy torch.save protocol ${String(proto.value)} is not supported (1001 is)`);
+  if (proto.value !== 1001) throw new CheckpointError(`${file}: legacy torch.save protocol ${describeValue(proto.value)} is not supported (1001 is)`);
   const sysInfo = unpickle(bytes, file, plain, proto.end);
   if (!(sysInfo.value instanceof Map) || sysInfo.value.get('little_endian') !== true) {
     throw new CheckpointError(`${file}: written on a big-endian machine, which is not supported`);
   }
-  const main = unpickle(bytes, file, torchPickleOptions(file, storages, true), sysInfo.end);
+  const main = unpickle(bytes, file, torchPickleOptions(storages, true, limits), sysInfo.end);
   const keys = unpickle(bytes, file, plain, main.end);
   if (!Array.isArray(keys.value)) throw new CheckpointError(`${file}: the storage key list is missing`);
   let pos = keys.end;
   for (const key of keys.value) {
-    const ref = storages.get(String(key));
-    if (!ref) throw new CheckpointError(`${file}: storage ${String(key)} is listed but no tensor uses it`);
+    const ref = typeof key === 'string' ? storages.get(key) : undefined;
+    if (!ref) throw new CheckpointError(`${file}: storage ${describeValue(key)} is listed but no tensor uses it`);
     if (pos + 8 > bytes.length) throw new CheckpointError(`${file}: truncated before storage ${ref.key}`);
     const numel = Number(bytes.readBigUInt64LE(pos));
     const nbytes = numel * DTYPE_BYTES[ref.dtype];
@@ -206,14 +245,20 @@ function checkStateDict(root: unknown, file: string): Map<string, TensorEntry> {
   if (!(root instanceof Map)) throw new CheckpointError(`${file}: expected a state dict (a dict of tensors) at the top level`);
   const out = new Map<string, TensorEntry>();
   for (const [name, t] of root) {
-    if (typeof name !== 'string') throw new CheckpointError(`${file}: state dict key ${String(name)} is not a string`);
-    if (!(t instanceof StridedTensor)) throw new CheckpointError(`${file}: state dict entry "${name}" is not a tensor`);
+    if (typeof name !== 'string') throw new CheckpointError(`${file}: state dict key ${describeValue(name)} is not a string`);
+    if (!(t instanceof StridedTensor)) throw new CheckpointError(`${file}: state dict entry ${describeValue(name)} is not a tensor`);
+    if (name.length > 1000) throw new CheckpointError(`${file}: state dict key ${describeValue(name)} is ${name.length} characters long, not a tensor name`);
     const ref = t.storage;
     const need = ref.numel * DTYPE_BYTES[ref.dtype];
     if (!ref.bytes) throw new CheckpointError(`${file}: tensor "${name}": its storage data/${ref.key} is missing from the archive`);
     if (ref.bytes.length !== need) {
       throw new CheckpointError(`${file}: tensor "${name}": storage data/${ref.key} has ${ref.bytes.length} bytes, ` +
         `expected ${need} for ${ref.numel} ${ref.dtype} elements`);
+    }
+    // Zero strides (an expanded view) could make a one-element storage decode to billions: parameters never are that.
+    if (numelOf(t.shape) > ref.numel) {
+      throw new CheckpointError(`${file}: tensor "${name}": view of size [${t.shape}] has more elements than its ` +
+        `${ref.numel}-element storage (expanded views are not parameters)`);
     }
     if (t.extent() > ref.numel) {
       throw new CheckpointError(`${file}: tensor "${name}": view (offset ${t.offset}, size [${t.shape}], stride ` +

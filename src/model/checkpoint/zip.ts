@@ -2,8 +2,25 @@
 // local headers, the zip64 records). Hand-written rather than yauzl because the loader is synchronous and already
 // holds the whole file in memory; this needs ~150 lines and no dependency. Entries may be stored (torch.save's choice)
 // or deflated (a re-zipped checkpoint); each entry's CRC-32 is checked so a damaged download cannot load silently.
+//
+// Zip bombs: an entry's declared size is checked against the caller's cap and a compression-ratio limit before
+// anything is inflated, and inflation stops at the declared size, so a header that lies cannot blow up memory either.
+import { constants as bufferConstants } from 'node:buffer';
 import zlib from 'node:zlib';
+import { clip } from './describe.js';
 import { CheckpointError } from './errors.js';
+
+export const ZIP_LIMITS = {
+  /** absolute cap on one entry's uncompressed size: Node's largest Buffer (4 GiB on Node 20) */
+  maxEntryBytes: Math.min(bufferConstants.MAX_LENGTH, 2 ** 32),
+  /**
+   * Largest uncompressed:compressed ratio for a deflated entry. Weights compress ~1.1:1; only runs of zeros get
+   * near deflate's ceiling of ~1032:1, which is what bombs are made of.
+   */
+  maxRatio: 200,
+  /** entries up to this size are exempt from the ratio limit (a small all-zero bias compresses ~1000:1) */
+  ratioExemptBytes: 1 << 20,
+} as const;
 
 const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
@@ -14,7 +31,8 @@ const U32_MAX = 0xffffffff;
 
 // zlib.crc32 (native, fast) exists from Node 20.15; package.json allows any Node 20, so older ones get this table form.
 let crcTable: Uint32Array | null = null;
-function crc32(data: Uint8Array): number {
+/** CRC-32 (IEEE) of `data`, as zip stores it. */
+export function crc32(data: Uint8Array): number {
   if (typeof zlib.crc32 === 'function') return zlib.crc32(data);
   if (!crcTable) {
     crcTable = new Uint32Array(256);
@@ -31,10 +49,13 @@ function crc32(data: Uint8Array): number {
 
 export interface ZipEntry {
   name: string;
-  /** uncompressed size in bytes */
+  /** uncompressed size in bytes, as the central directory declares it */
   size: number;
-  /** the entry's bytes, decompressed and CRC-checked */
-  read(): Buffer;
+  /**
+   * The entry's bytes, decompressed and CRC-checked. Refused before inflating when the declared size is over
+   * `maxBytes` (default ZIP_LIMITS.maxEntryBytes) or the compression ratio is over ZIP_LIMITS.maxRatio.
+   */
+  read(maxBytes?: number): Buffer;
 }
 
 /** True if `bytes` begins like a zip archive (a local file header). */
@@ -72,9 +93,10 @@ export function readZip(bytes: Buffer, file: string): Map<string, ZipEntry> {
   if (cdOffset + cdSize > bytes.length) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) lies past the end of the file (truncated?)`);
 
   const entries = new Map<string, ZipEntry>();
+  const cdEnd = cdOffset + cdSize;
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cdOffset + cdSize || bytes.readUInt32LE(p) !== SIG_CENTRAL) fail(`central directory entry ${i} is malformed`);
+    if (p + 46 > cdEnd || bytes.readUInt32LE(p) !== SIG_CENTRAL) fail(`central directory entry ${i} is malformed`);
     const flags = bytes.readUInt16LE(p + 8);
     const method = bytes.readUInt16LE(p + 10);
     const crc = bytes.readUInt32LE(p + 16);
@@ -84,41 +106,61 @@ export function readZip(bytes: Buffer, file: string): Map<string, ZipEntry> {
     const extraLen = bytes.readUInt16LE(p + 30);
     const commentLen = bytes.readUInt16LE(p + 32);
     let local = bytes.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > cdEnd) fail(`central directory entry ${i}: name, extra field or comment runs past the directory`);
     const name = bytes.toString('utf8', p + 46, p + 46 + nameLen);
     // A zip64 extra field carries, in this order, whichever of size, csize and offset overflowed 32 bits.
-    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
+    const extraEnd = p + 46 + nameLen + extraLen;
+    for (let x = p + 46 + nameLen; x + 4 <= extraEnd;) {
       const id = bytes.readUInt16LE(x);
       const len = bytes.readUInt16LE(x + 2);
+      if (x + 4 + len > extraEnd) fail(`entry ${clip(name)}: extra field 0x${id.toString(16).padStart(4, '0')} runs past the entry's extra data`);
       if (id === 0x0001) {
         let q = x + 4;
-        if (size === U32_MAX) { size = u64(q); q += 8; }
-        if (csize === U32_MAX) { csize = u64(q); q += 8; }
-        if (local === U32_MAX) { local = u64(q); q += 8; }
+        const field = (): number => {
+          if (q + 8 > x + 4 + len) fail(`entry ${clip(name)}: zip64 extra field is too short for the sizes it must carry`);
+          q += 8;
+          return u64(q - 8);
+        };
+        if (size === U32_MAX) size = field();
+        if (csize === U32_MAX) csize = field();
+        if (local === U32_MAX) local = field();
       }
       x += 4 + len;
     }
     p += 46 + nameLen + extraLen + commentLen;
-    if (flags & 1) fail(`entry ${name} is encrypted`);
-    if (method !== 0 && method !== 8) fail(`entry ${name} uses compression method ${method} (only stored and deflate are supported)`);
+    const shown = clip(name);
+    if (flags & 1) fail(`entry ${shown} is encrypted`);
+    if (method !== 0 && method !== 8) fail(`entry ${shown} uses compression method ${method} (only stored and deflate are supported)`);
+    if (csize > bytes.length) fail(`entry ${shown}: compressed size ${csize} is larger than the whole ${bytes.length}-byte archive`);
+    if (method === 0 && size !== csize) fail(`entry ${shown} is stored (not compressed) but declares ${size} bytes in ${csize}`);
     entries.set(name, {
       name,
       size,
-      read: () => {
-        if (local + 30 > bytes.length || bytes.readUInt32LE(local) !== SIG_LOCAL) fail(`entry ${name}: local header missing at byte ${local}`);
+      read: (maxBytes = ZIP_LIMITS.maxEntryBytes) => {
+        const cap = Math.min(maxBytes, ZIP_LIMITS.maxEntryBytes);
+        if (size > cap) fail(`entry ${shown} declares ${size} bytes uncompressed, more than the ${cap} it can need (a zip bomb?)`);
+        if (method === 8 && size > ZIP_LIMITS.ratioExemptBytes && size > csize * ZIP_LIMITS.maxRatio) {
+          fail(`entry ${shown} declares ${size} bytes deflated into ${csize}, a compression ratio over ` +
+            `${ZIP_LIMITS.maxRatio}:1 that weights never reach (a zip bomb?)`);
+        }
+        if (local + 30 > bytes.length || bytes.readUInt32LE(local) !== SIG_LOCAL) fail(`entry ${shown}: local header missing at byte ${local}`);
         const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
-        if (start + csize > bytes.length) fail(`entry ${name}: data [${start}, ${start + csize}) lies past the end of the file (truncated?)`);
+        if (start + csize > bytes.length) fail(`entry ${shown}: data [${start}, ${start + csize}) lies past the end of the file (truncated?)`);
         const raw = bytes.subarray(start, start + csize);
         let data: Buffer;
         try {
-          data = method === 0 ? raw : zlib.inflateRawSync(raw);
+          // maxOutputLength: inflation stops once past the declared size, whatever the compressed stream holds.
+          data = method === 0 ? raw : zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
         } catch (e) {
-          fail(`entry ${name}: cannot inflate: ${(e as Error).message}`);
+          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(`entry ${shown} inflates to more than the ${size} bytes it declares (a zip bomb?)`);
+          fail(`entry ${shown}: cannot inflate: ${(e as Error).message}`);
         }
-        if (data.length !== size) fail(`entry ${name}: ${data.length} bytes, the directory says ${size}`);
-        if (crc32(data) !== crc) fail(`entry ${name}: CRC-32 mismatch (corrupt file)`);
+        if (data.length !== size) fail(`entry ${shown}: ${data.length} bytes, the directory says ${size}`);
+        if (crc32(data) !== crc) fail(`entry ${shown}: CRC-32 mismatch (corrupt file)`);
         return data;
       },
     });
   }
   return entries;
 }
+
