@@ -2,7 +2,10 @@
   "variables": {
     # 1 when oneDNN's headers and library are installed (Debian libdnnl-dev) and BERTFIT_NO_DNNL is unset.
     # gyp turns the command's "1" into the integer 1, so conditions must compare with 1, not '1'.
-    "has_dnnl%": "<!(node scripts/detect-dnnl.cjs)"
+    "has_dnnl%": "<!(node scripts/detect-dnnl.cjs)",
+    # 1 when an MPI library with its headers is found (Debian libopenmpi-dev) and BERTFIT_NO_MPI is unset: the
+    # data-parallel bindings of native/mpi.cc are then compiled in (without it they throw "built without MPI").
+    "has_mpi%": "<!(node scripts/detect-mpi.cjs)"
   },
   "targets": [
     {
@@ -15,6 +18,7 @@
         "native/gemm.cc",
         "native/gemm_builtin.cc",
         "native/kernels.cc",
+        "native/mpi_api.cc",
         "native/philox.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -30,6 +34,12 @@
         ["has_dnnl==1", {
           "defines": ["BERTFIT_HAVE_DNNL=1"],
           "libraries": ["-ldnnl"]
+        }],
+        ["has_mpi==1", {
+          # OMPI_SKIP_MPICXX / MPICH_SKIP_MPICXX: the C API only, not the deprecated C++ bindings (and their library)
+          "defines": ["BERTFIT_HAVE_MPI=1", "OMPI_SKIP_MPICXX=1", "MPICH_SKIP_MPICXX=1"],
+          "cflags_cc": ["<!@(node scripts/detect-mpi.cjs --cflags)"],
+          "libraries": ["<!@(node scripts/detect-mpi.cjs --libs)", "-ldl"]
         }]
       ]
     }

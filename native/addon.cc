@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "cpuinfo.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "mpi_api.h"
 
 namespace bertfit {
 
@@ -67,6 +69,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("isa", "");
 #endif
   o.Set("onednnCompiled", onednn_compiled());
+  o.Set("mpiCompiled", mpi_compiled());
   o.Set("threads", omp_get_max_threads());
   const auto feats = cpu_features();
   Napi::Array arr = Napi::Array::New(env, feats.size());
@@ -393,6 +396,15 @@ Napi::Value GlobalNorm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), global_norm(x.data, x.len));
 }
 
+// checksum(x): the 64-bit checksum_f32 as 16 hex digits (a Number cannot hold 64 bits).
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  Args a(info, "checksum", 1, 1);
+  auto x = a.f32(0, "x");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(checksum_f32(x.data, x.len)));
+  return Napi::String::New(info.Env(), hex);
+}
+
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args a(info, "scale", 2, 2);
   auto x = a.f32(0, "x");
@@ -573,6 +585,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("crossEntropyForward", entry<CrossEntropyForward>);
   def("crossEntropyBackward", entry<CrossEntropyBackward>);
   def("globalNorm", entry<GlobalNorm>);
+  def("checksum", entry<Checksum>);
   def("scale", entry<Scale>);
   def("axpy", entry<Axpy>);
   def("clipByGlobalNorm", entry<ClipByGlobalNorm>);
@@ -581,6 +594,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("bf16ToF32", entry<Bf16ToF32>);
   def("toHeadsBf16", entry<ToHeadsBf16>);
   def("fromHeads", entry<FromHeads>);
+  register_mpi(env, exports);
   return exports;
 }
 

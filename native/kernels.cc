@@ -402,6 +402,26 @@ double global_norm(const float* x, int64_t n) {
   return std::sqrt(total);
 }
 
+// splitmix64's finaliser: a bijection of 64-bit words that spreads every input bit over the output.
+static inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Sum mod 2^64 of mix64(position, bits): addition is associative and commutative, so any thread split gives the
+// same value, while the position inside the mix makes swapped elements change it.
+uint64_t checksum_f32(const float* x, int64_t n) {
+  uint64_t total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n >= kParMin)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, 4);
+    total += mix64((static_cast<uint64_t>(i) << 32) ^ bits);
+  }
+  return total;
+}
+
 void scale(float* x, int64_t n, float s) {
 #pragma omp parallel for simd schedule(static) if (n >= kParMin)
   for (int64_t i = 0; i < n; i++) x[i] *= s;

@@ -45,6 +45,8 @@ void cross_entropy_backward(const float* probs, const int32_t* labels, float* dl
 
 // ---- vector ops / optimizer ----
 double global_norm(const float* x, int64_t n);
+// A 64-bit hash of the bit patterns of x[0, n) and their positions; the same for any thread count.
+uint64_t checksum_f32(const float* x, int64_t n);
 void scale(float* x, int64_t n, float s);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 double clip_by_global_norm(float* g, int64_t n, double max_norm);

@@ -38,8 +38,8 @@ function findNodeGyp() {
 
 function fail(message) {
   console.error(`\nbertfit: could not build the native addon (build/Release/bertfit_native.node).\n${message}\n` +
-    'bertfit needs a C++17 compiler (g++), make and python3 (for node-gyp); oneDNN (Debian: libdnnl-dev) is optional ' +
-    'and used when found. Install what is missing, then run `npm rebuild bertfit` (or `npm run build:native` in a checkout).\n');
+    'bertfit needs a C++17 compiler (g++), make and python3 (for node-gyp); oneDNN (Debian: libdnnl-dev) and Open MPI ' +
+    '(Debian: libopenmpi-dev, for data-parallel training) are optional and used when found. Install what is missing, then run `npm rebuild bertfit` (or `npm run build:native` in a checkout).\n');
   process.exit(1);
 }
 
@@ -69,4 +69,6 @@ if (r.error) fail(`running node-gyp failed: ${r.error.message}`);
 if (r.status !== 0) fail(`node-gyp rebuild exited with ${r.status ?? `signal ${r.signal}`} (see its output above).`);
 const addon = path.join(root, 'build', 'Release', 'bertfit_native.node');
 if (!fs.existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing.`);
-console.log(`bertfit: built ${path.relative(root, addon)}`);
+// what the build found of the optional libraries (the same detection binding.gyp runs)
+const found = (script) => spawnSync(process.execPath, [path.join(__dirname, script)], { encoding: 'utf8' }).stdout.trim() === '1' ? 'yes' : 'no';
+console.log(`bertfit: built ${path.relative(root, addon)} (oneDNN: ${found('detect-dnnl.cjs')}, MPI: ${found('detect-mpi.cjs')})`);

@@ -55,7 +55,7 @@ test('npm pack: the tarball holds the library, its types, the native sources and
   assert.ok(res);
   const files = res.files.map((f) => f.path).sort();
   for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
-    'binding.gyp', 'native/addon.cc', 'scripts/build-native.cjs', 'scripts/detect-dnnl.cjs',
+    'binding.gyp', 'native/addon.cc', 'native/mpi_api.cc', 'scripts/build-native.cjs', 'scripts/detect-dnnl.cjs', 'scripts/detect-mpi.cjs',
     'assets/vocab-bert-base-uncased.txt']) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }

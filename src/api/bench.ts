@@ -99,8 +99,8 @@ export async function benchmark(o: BenchOptions = {}): Promise<BenchResult> {
   };
 }
 
-/** Random ids (not special tokens), half the sequence segment A and half B, all positions valid. */
-function syntheticBatch(B: number, S: number, V: number, C: number): Batch {
+/** Random ids (not special tokens), half the sequence segment A and half B, all positions valid (also bench/dp-worker.ts). */
+export function syntheticBatch(B: number, S: number, V: number, C: number): Batch {
   let x = 12345;
   const rand = () => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x / 2 ** 32; };
   const inputIds = new Int32Array(B * S), tokenTypeIds = new Int32Array(B * S);

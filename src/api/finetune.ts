@@ -1,5 +1,9 @@
 // finetune(): the whole fine-tuning job behind `bertfit finetune` — settings, data splits, model, training loop,
 // restoring the best weights, final evaluation, metrics.json and predictions.tsv — as one typed call.
+//
+// Under an MPI launcher (`mpirun -np N bertfit finetune ...`) the same call trains data-parallel: every rank reads
+// and encodes the data, rank 0's weights (and resumed state) are broadcast, each rank trains on its shard of every
+// global batch (src/train/trainer.ts), evaluation is sharded, and rank 0 alone prints and writes the outputs.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type SkipReason, readDataset } from '../data/dataset.js';
@@ -7,7 +11,7 @@ import { encodeDataset } from '../data/encode.js';
 import type { DataLocation } from '../data/errors.js';
 import { checkLabels, labelSet } from '../data/labels.js';
 import { locateTask } from '../data/glue-locate.js';
-import { exampleIds, writeSubmission } from '../data/submission.js';
+import { exampleIds, submissionFileName, writeSubmission } from '../data/submission.js';
 import { TASK_NAMES, taskDatasets } from '../data/tasks.js';
 import type { EncodedExample, Example } from '../data/types.js';
 import { OptionError, UsageError } from '../errors.js';
@@ -20,6 +24,11 @@ import { PROBLEM_TYPES, type ProblemType } from '../model/config.js';
 import type { ProgressSink } from '../train/progress.js';
 import { RECIPES, recipeFor, SMALL_MODEL_HIDDEN, type TrainSettings } from '../train/recipes.js';
 import { type StopReason, Trainer, type TrainerState } from '../train/trainer.js';
+import { sumOverRanks } from '../parallel/agree.js';
+import { checkLaunch, type Comm, worldComm } from '../parallel/comm.js';
+import { DataParallel } from '../parallel/data-parallel.js';
+import { launchedWorld } from '../parallel/launch.js';
+import { abortJob, defaultThreadsPerRank, describeJob, runFingerprints } from './finetune-parallel.js';
 import { readableDir, recoverReplacedDir, tidyLockedDir, writeFileAtomic } from '../util/atomic.js';
 import { withFileErrors } from '../util/fs-errors.js';
 import { acquireRunLock } from '../util/run-lock.js';
@@ -114,6 +123,11 @@ export interface FinetuneOptions extends TrainingOptions, DataFileOptions {
   progress?: ProgressSink;
   /** stops training at the next step boundary; checkpoint-last is saved and the result says 'interrupted' */
   signal?: AbortSignal;
+  /**
+   * data parallel (under mpirun): compare the processes' parameter checksums every N optimizer steps (and after
+   * every epoch); a difference stops the job. 0 = after every epoch only. Default 50.
+   */
+  replicaCheckEvery?: number;
 }
 
 export type SkippedRow = DataLocation & { why: SkipReason };
@@ -132,6 +146,8 @@ export interface FinetuneResult {
   history: TrainerState['history'];
   /** rows left out (skipEmpty; a task's broken rows), per split, with where they are and why */
   skipped: { train: SkippedRow[]; dev: SkippedRow[]; test: SkippedRow[] };
+  /** data parallel: this process's rank, the process count, and the gradient all-reduce's cost (size 1 alone) */
+  parallel: { rank: number; size: number; allreduceSeconds: number; allreduceBytesPerStep: number };
   outputs: {
     dir: string; checkpointBest: string; checkpointLast: string; log: string; settings: string;
     metrics: string | null; predictions: string | null;
@@ -255,22 +271,35 @@ function lineSink(onLine: ((line: string) => void) | undefined): ProgressSink {
  *
  * Returns: the dev metrics of checkpoint-best, the history and the paths of everything written to options.out:
  *   checkpoint-best/, checkpoint-last/, log.jsonl, settings.json, metrics.json, predictions.tsv (with test data).
+ * Data parallel (an MPI launcher started several processes; every process makes this call with the same options):
+ *   the result is the same on every rank (rank 0 wrote the files). A failure on any rank after MPI started ends every
+ *   process of the job (MPI_Abort) with a message naming the rank; before that, it throws on the ranks it concerns.
+ *
  * Throws: OptionError / UsageError for bad settings (before any work), DataError for bad data files,
- *   the checkpoint loader's errors for a bad model.
+ *   the checkpoint loader's errors for a bad model; DistributedError when launched as several processes with an
+ *   addon built without MPI.
  */
 export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
   const o = options;
   const recipe = o.recipe ?? 'default';
   let s = resolveSettings(recipe, o);   // every option checked before any work
+  const replicaCheckEvery = checkNumber('replicaCheckEvery', o.replicaCheckEvery, isNonNegativeInt, 'an integer >= 0') ?? 50;
   const modelSpec = o.model ?? 'bert-base-uncased';
   const out = o.out ?? 'runs/finetune';
   applyThreads(o.threads);
   checkChoice('problem', o.problem, PROBLEM_TYPES);
-  checkOutDir(out);
-  if (o.resume && !existsSync(o.resume) && readableDir(o.resume).path === o.resume) {
-    throw new OptionError('resume', `${o.resume}: no such directory`);
+  // Several processes: only rank 0 prints and touches the output and resume directories (the launcher's rank is
+  // known before MPI starts, so the preparation below stays quiet on the others too).
+  const launch = launchedWorld();
+  checkLaunch(launch, native.info().mpiCompiled);
+  const root = !launch || launch.rank === 0;
+  if (root) {
+    checkOutDir(out);
+    if (o.resume && !existsSync(o.resume) && readableDir(o.resume).path === o.resume) {
+      throw new OptionError('resume', `${o.resume}: no such directory`);
+    }
   }
-  const progress = o.progress ?? lineSink(o.onLine);
+  const progress = root ? o.progress ?? lineSink(o.onLine) : lineSink(undefined);
   const skipped: FinetuneResult['skipped'] = { train: [], dev: [], test: [] };
   const splits = await loadSplits(o, s, skipped, (m) => progress.line(`note: ${m}`));
   const problem = splits.problem;
@@ -284,6 +313,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       progress.line(`note: skipped ${w.length} ${split} rows (${[...new Set(w.map((x) => x.why))].join(', ')}; first: ${w[0]!.file}:${w[0]!.line})`);
     }
   }
+  const prep = { recipe, settings: s, modelSpec, out, root, progress, splits, skipped, replicaCheckEvery };
+  // the other ranks of a data-parallel job write nothing: rank 0 alone holds out's lock
+  if (!root) return await finetuneLocked(o, prep, () => {});
   // One writer per output directory: the lock is held from the first write into out to the end of the run.
   withFileErrors(out, 'create output directory', () => mkdirSync(out, { recursive: true }));
   const lock = acquireRunLock(out, 'finetune');
@@ -299,7 +331,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       if (r) progress.line(`note: ${r}`);
       if (!existsSync(o.resume)) throw new OptionError('resume', `${o.resume}: no such directory (its save was interrupted and another run is writing there)`);
     }
-    return await finetuneLocked(o, recipe, s, modelSpec, out, progress, splits, skipped);
+    return await finetuneLocked(o, prep, () => lock.release());
   } finally {
     lock.release();
   }
@@ -312,13 +344,35 @@ function checkOutDir(out: string): void {
   if (isDir === false) throw new OptionError('out', `${out} is a file, not a directory; give a directory for the run's outputs`);
 }
 
-/** The rest of finetune(), with out's lock held and the data read. */
-async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: TrainSettings, modelSpec: string, out: string,
-  progress: ProgressSink, splits: Splits, skipped: FinetuneResult['skipped']): Promise<FinetuneResult> {
-  let s = settings;
+/** What finetune() settled before the model is opened. */
+interface Preparation {
+  recipe: string;
+  /** the settings before the model's size is known (its metric is final) */
+  settings: TrainSettings;
+  modelSpec: string;
+  out: string;
+  /** rank 0 (or alone): prints, holds out's lock and writes the outputs */
+  root: boolean;
+  progress: ProgressSink;
+  splits: Splits;
+  skipped: FinetuneResult['skipped'];
+  replicaCheckEvery: number;
+}
+
+/**
+ * The rest of finetune(), with out's lock held (rank 0) and the data read.
+ *
+ * Args: releaseLock: releases out's lock (a data-parallel failure ends the process with MPI_Abort, which runs no
+ *   exit handler).
+ */
+async function finetuneLocked(o: FinetuneOptions, prep: Preparation, releaseLock: () => void): Promise<FinetuneResult> {
+  const { recipe, modelSpec, out, root, progress, splits } = prep;
+  let s = prep.settings;
   const problem = splits.problem;
-  // another run's checkpoint is only read: an interrupted save there is read from beside it, never renamed
-  const readable = o.resume ? { path: o.resume } : readableDir(modelSpec);
+  // The other ranks take the weights and the resumed state from rank 0; they open the resume directory where they
+  // see it (one machine, a shared file system), else the model it was trained from (--model).
+  // Another run's checkpoint is only read: an interrupted save there is read from beside it, never renamed.
+  const readable: { path: string; notice?: string } = o.resume && (root || existsSync(o.resume)) ? { path: o.resume } : readableDir(modelSpec);
   if (readable.notice) progress.line(`note: ${readable.notice}`);
   const opened = await openModel(readable.path, { seed: s.seed, labels: splits.labels, problemType: problem }).catch((e: unknown) => {
     throw e instanceof LabelMismatchError ? new UsageError(e.message) : e;
@@ -349,24 +403,72 @@ async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: Trai
   const seqLen = s.padding === 'fixed' ? s.maxLen : Math.min(s.maxLen, Math.ceil(longest / 8) * 8);
   checkMemory(`training ${opened.source}`, model.config, { batchSize: s.batchSize, seqLen, training: true, bf16: s.dtype === 'bf16' });
 
+  // MPI starts here, after each rank's own preparation: a rank that fails above exits with its own message and
+  // mpirun ends the job; from here on a failure must stop every rank (abortJob), which may wait in a collective.
+  const comm = worldComm();
+  const prepared: Prepared = {
+    o, s, recipe, modelSpec, out, root, progress, skipped: prep.skipped, splits, opened, smallModel, train, dev, test,
+    replicaCheckEvery: prep.replicaCheckEvery,
+  };
+  try {
+    return await trainAndReport(prepared, comm);
+  } catch (e) {
+    if (comm.size > 1) {
+      releaseLock();
+      abortJob(comm, e, out);
+    }
+    throw e;
+  }
+}
+
+/** Everything finetune() prepared on this rank before MPI started. */
+interface Prepared {
+  o: FinetuneOptions;
+  s: TrainSettings;
+  recipe: string;
+  modelSpec: string;
+  out: string;
+  /** rank 0 (or alone): prints and writes the outputs */
+  root: boolean;
+  progress: ProgressSink;
+  skipped: FinetuneResult['skipped'];
+  splits: Splits;
+  opened: Awaited<ReturnType<typeof openModel>>;
+  smallModel: boolean;
+  train: EncodedExample[];
+  dev: EncodedExample[] | null;
+  test: EncodedExample[] | null;
+  replicaCheckEvery: number;
+}
+
+/** finetune() from the training loop on: trains (data parallel with comm), evaluates, writes the outputs. */
+async function trainAndReport(p: Prepared, comm: Comm): Promise<FinetuneResult> {
+  const { o, s, recipe, modelSpec, out, root, progress, skipped, splits, opened, smallModel, train, dev, test } = p;
+  const { model, tokenizer } = opened;
+  const problem = splits.problem;
+  const dp = new DataParallel(comm);
+  const threads = defaultThreadsPerRank(comm, o.threads);
+  if (threads !== null) native.setThreads(threads);
+  dp.checkSameRun(runFingerprints(s, splits.labels, model, { train, dev, test }));
+
   const outputs: FinetuneResult['outputs'] = {
     dir: out, checkpointBest: path.join(out, 'checkpoint-best'), checkpointLast: path.join(out, 'checkpoint-last'),
     log: path.join(out, 'log.jsonl'), settings: path.join(out, 'settings.json'), metrics: null, predictions: null, submissions: [],
   };
-  writeFileAtomic(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
+  if (root) writeFileAtomic(outputs.settings, JSON.stringify({ model: modelSpec, task: o.task ?? null, recipe, ...s }, null, 2) + '\n');
   const trainer = new Trainer(model, {
     train, dev, labels: splits.labels, padId: tokenizer.vocab.padId, describeDev: (i) => rowName(splits.dev?.[i], 'dev', i),
   }, s,
     { dir: out, vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, onRecord: o.onEvent as ((r: Record<string, unknown>) => void) | undefined },
-    progress);
-  if (o.resume) {
-    trainer.resumeFrom(o.resume);
-    progress.line(`resumed from ${o.resume} at step ${trainer.trainerState.step}/${trainer.trainerState.totalSteps}`);
-  }
-  const p = model.config;
-  progress.line(`model: ${opened.source} (${p.num_hidden_layers} layers, hidden ${p.hidden_size}, ${model.params.length} parameters); ` +
+    progress, dp, p.replicaCheckEvery);
+  if (o.resume && root) trainer.resumeFrom(o.resume);
+  trainer.shareFromRoot();
+  if (o.resume) progress.line(`resumed from ${o.resume} at step ${trainer.trainerState.step}/${trainer.trainerState.totalSteps}`);
+  const cfg = model.config;
+  progress.line(`model: ${opened.source} (${cfg.num_hidden_layers} layers, hidden ${cfg.hidden_size}, ${model.params.length} parameters); ` +
     `${trainer.trainerState.totalSteps} optimizer steps, recipe ${recipe}${smallModel ? ` (small model: lr ${s.lr}, ${s.epochs} epochs)` : ''}, ` +
     `${native.info().threads} threads`);
+  if (dp.active) progress.line(describeJob(comm, sumOverRanks(comm, [comm.localRank === 0 ? 1 : 0])[0]!, s.batchSize, model.params.length));
 
   const onAbort = () => trainer.requestStop(abortReason(o.signal));
   if (o.signal?.aborted) onAbort();
@@ -379,16 +481,21 @@ async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: Trai
     o.signal?.removeEventListener('abort', onAbort);
   }
   const wall = (performance.now() - started) / 1000;
+  const cs = trainer.commStats;
   const summary: FinetuneResult = {
     stop: result.reason, steps: result.state.step, totalSteps: result.state.totalSteps, wallSeconds: Number(wall.toFixed(1)),
     trainSeqPerSecond: Number(((s.epochs * train.length) / wall).toFixed(1)), dev: null, moreDev: {}, history: result.state.history,
-    skipped, outputs,
+    skipped, outputs, parallel: {
+      rank: comm.rank, size: comm.size, allreduceSeconds: cs.gradSeconds,
+      allreduceBytesPerStep: cs.gradReductions > 0 ? cs.gradBytes / cs.gradReductions : 0,
+    },
   };
   if (result.reason === 'interrupted') return summary;
 
   // Final metrics: the best checkpoint's dev scores (or, without per-epoch eval, the final model's).
   if (trainer.bestWeights) model.params.set(trainer.bestWeights);
-  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold };
+  // sharded over the ranks like the per-epoch evaluation; every rank gets all outputs, rank 0 writes them
+  const evalOpts = { batchSize: s.batchSize, maxLen: s.maxLen, padId: tokenizer.vocab.padId, threshold: s.threshold, comm };
   /** evaluation options that name example i of `rows` (file:line) in an error */
   const naming = (rows: readonly Example[] | null, what: string) => ({ ...evalOpts, describe: (i: number) => rowName(rows?.[i], what, i) });
   summary.dev = dev ? (result.best ? scoresOnly(result.best) : evaluate(model, dev, naming(splits.dev, 'dev')).metrics) : null;
@@ -397,7 +504,7 @@ async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: Trai
     progress.line(`${name}: ${formatMetrics(summary.moreDev[name]!)}`);
   }
   outputs.metrics = path.join(out, 'metrics.json');
-  writeFileAtomic(outputs.metrics, JSON.stringify({
+  if (root) writeFileAtomic(outputs.metrics, JSON.stringify({
     model: modelSpec, task: o.task ?? null, recipe, metric: s.metric, stop: summary.stop, steps: summary.steps, wall_s: summary.wallSeconds,
     train_seq_per_s: summary.trainSeqPerSecond, dev: summary.dev, ...(o.task ? { more_dev: summary.moreDev } : {}), history: summary.history,
   }, null, 2) + '\n');
@@ -407,14 +514,14 @@ async function finetuneLocked(o: FinetuneOptions, recipe: string, settings: Trai
   const testRows = test ? predictOn(test, splits.test, 'test') : null;
   if (test && testRows) {
     outputs.predictions = path.join(out, 'predictions.tsv');
-    writeFileAtomic(outputs.predictions, predictionsTsv(testRows));
+    if (root) writeFileAtomic(outputs.predictions, predictionsTsv(testRows));
     progress.line(`wrote ${outputs.predictions} (${test.length} predictions)`);
   }
   if (o.task) {
     for (const [split, rows] of Object.entries(splits.testSplits)) {
       const first = split === Object.keys(splits.testSplits)[0] && testRows !== null;
       const preds = (first ? testRows! : predictOn(encodeDataset(rows, tokenizer, null, s.maxLen, problem), rows, split)).map((r) => r.value);
-      const file = writeSubmission(out, o.task, split, exampleIds(rows), preds);
+      const file = root ? writeSubmission(out, o.task, split, exampleIds(rows), preds) : path.join(out, submissionFileName(o.task, split));
       outputs.submissions.push(file);
       progress.line(`wrote ${file} (GLUE submission, ${rows.length} rows)`);
     }

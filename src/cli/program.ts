@@ -11,6 +11,7 @@ import { register as registerPull } from './commands/pull.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSweep } from './commands/sweep.js';
 import { register as registerExport } from './commands/export.js';
+import { register as registerLaunch } from './commands/launch.js';
 
 /**
  * Parses argv and runs the command. Returns the exit code commander decided (help / version 0, its own usage
@@ -24,6 +25,8 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     .description('Fine-tune and serve BERT-family sentence(-pair) classifiers on the CPU, in Node.js.')
     .version('0.1.0')
     .showHelpAfterError()
+    // launch passes everything after its command name to that command (passThroughOptions needs this)
+    .enablePositionalOptions()
     .exitOverride();
 
   registerInfo(program);
@@ -36,6 +39,7 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
   registerServe(program);
   registerSweep(program);
   registerExport(program);
+  registerLaunch(program);
 
   try {
     await program.parseAsync(argv);

@@ -80,13 +80,17 @@ export function runOptionsFrom(f: RunFlags): FinetuneOptions {
  * saves checkpoint-last (the state after the last completed step) and returns. A second Ctrl-C / SIGTERM exits at
  * once (exit code 130 / 143): checkpoint saves are atomic, so what is on disk is the last good checkpoint, and the
  * output directory's lock is released by the exit.
+ * SIGUSR2 too: mpirun forwards it to every process of a job (it turns Ctrl-C into SIGTERM plus a kill one second
+ * later), so `bertfit launch` and `kill -USR2 <mpirun's pid>` stop a data-parallel run gracefully with it (the
+ * processes agree on the step to stop after); a second one exits at once (exit code 140).
  */
 export async function withStopSignals<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const stop = new AbortController();
-  const handler = (name: 'SIGINT' | 'SIGTERM', code: number) => () => {
+  const handler = (name: 'SIGINT' | 'SIGTERM' | 'SIGUSR2', code: number) => () => {
     if (!stop.signal.aborted) {
+      const again = name === 'SIGINT' ? 'Ctrl-C' : name;
       process.stderr.write(`bertfit: ${name}: stopping at the next step boundary to save checkpoint-last ` +
-        `(${name === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to exit at once)\n`);
+        `(${again} again to exit at once)\n`);
       stop.abort(name);
       return;
     }
@@ -94,13 +98,12 @@ export async function withStopSignals<T>(work: (signal: AbortSignal) => Promise<
     process.stderr.write(`bertfit: ${name} again: exiting now; the last saved checkpoint is kept\n`);
     process.exit(code);
   };
-  const onInt = handler('SIGINT', 130), onTerm = handler('SIGTERM', 143);
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const handlers = ([['SIGINT', 130], ['SIGTERM', 143], ['SIGUSR2', 140]] as const)
+    .map(([sig, code]) => [sig, handler(sig, code)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   try {
     return await work(stop.signal);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
 }

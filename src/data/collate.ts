@@ -65,6 +65,34 @@ export function collate(examples: readonly EncodedExample[], indices: readonly n
   return batch;
 }
 
+/**
+ * Rows [start, end) of a batch as a batch of its own, with the same seqLen (views, no copy): a data-parallel rank's
+ * share of a global batch. Keeping the global width keeps each row's computation (and dropout mask) what it is in
+ * the whole batch.
+ *
+ * Args:
+ *   batch: a collated batch [size, seqLen].
+ *   start, end: 0 <= start < end <= batch.size.
+ * Returns: a Batch of end - start rows whose arrays are subarrays of batch's.
+ */
+export function sliceBatch(batch: Batch, start: number, end: number): Batch {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= batch.size)) {
+    throw new RangeError(`sliceBatch: rows [${start}, ${end}) are not a non-empty range inside a batch of ${batch.size}`);
+  }
+  const S = batch.seqLen;
+  const T = batch.targets ? batch.targets.length / batch.size : 0;
+  const out: Batch = {
+    size: end - start, seqLen: S,
+    inputIds: batch.inputIds.subarray(start * S, end * S),
+    tokenTypeIds: batch.tokenTypeIds.subarray(start * S, end * S),
+    validLength: batch.validLength.subarray(start, end),
+    labels: batch.labels.subarray(start, end),
+    indices: batch.indices.subarray(start, end),
+  };
+  if (batch.targets) out.targets = batch.targets.subarray(start * T, end * T);
+  return out;
+}
+
 /** The padded batches of the sampler's current epoch that are still to come (see BatchSampler.remaining). */
 export function* batches(examples: readonly EncodedExample[], sampler: BatchSampler, options: CollateOptions): Generator<Batch> {
   if (sampler.numExamples !== examples.length) {

@@ -16,7 +16,7 @@ import type { Batch } from '../data/types.js';
 import { Activations, type Bound } from './activations.js';
 import { type CheckpointTensors, type HeadOptions, labelledConfig, loadIntoParams, paramsForSaving } from './classifier.js';
 import { type BertConfig, type ProblemType, geluKind, problemTypeOf } from './config.js';
-import { type DropoutPlan, dropoutPlan } from './dropout.js';
+import { type DropoutPlan, type RowSlice, dropoutPlan } from './dropout.js';
 import { initParams } from './init.js';
 import { Bf16Operands, type ComputeType, FP32, type Operands } from './mixed.js';
 import { embeddingsBackward, embeddingsForward } from './layers/embeddings.js';
@@ -33,6 +33,12 @@ export interface ForwardOptions {
   step?: number;
   /** keep the activations backward needs (default: train); grad with train=false = gradients without dropout */
   grad?: boolean;
+  /**
+   * the batch is rows [start, start + size) of a global batch of `total` rows padded to the same seqLen (a
+   * data-parallel rank's shard): dropout masks are then those these rows get in the global batch (default: the
+   * batch is the whole batch)
+   */
+  rows?: RowSlice;
 }
 
 interface LastForward {
@@ -188,7 +194,7 @@ export class BertClassifier {
       this.weightsRounded = true;
     }
     const a = this.acts.bind(B, S, keep ? ops.type : 'none');
-    const plan = dropoutPlan(this.config, B, S, opts.train, seed, step);
+    const plan = dropoutPlan(this.config, B, S, opts.train, seed, step, opts.rows);
     const d: LayerDims = { ...this.dims, B, S };
     const N = B * S;
     a.emb.ids.set(batch.inputIds.subarray(0, N));

@@ -20,6 +20,8 @@ export interface NativeInfo {
   version: string;
   /** true when the addon was compiled with oneDNN available */
   onednnCompiled: boolean;
+  /** true when the addon was compiled against MPI (mpi.h found at build time): the mpi* functions work */
+  mpiCompiled: boolean;
   threads: number;
   /** CPU features detected at runtime and used by our kernels / oneDNN, e.g. ['avx2','avx512f','avx512_bf16','amx_bf16'] */
   cpuFeatures: string[];
@@ -60,6 +62,20 @@ export interface GemmParams {
   strideBInner?: number;
   strideCOuter?: number;
   strideCInner?: number;
+}
+
+/** Where this process sits in the MPI job (mpiInit). */
+export interface MpiWorld {
+  /** 0 .. size-1 in MPI_COMM_WORLD */
+  rank: number;
+  size: number;
+  /** rank among the processes on this machine, and how many there are */
+  localRank: number;
+  localSize: number;
+  /** MPI_Get_processor_name (the host name) */
+  host: string;
+  /** e.g. "Open MPI v4.1.4" */
+  library: string;
 }
 
 export type GeluKind = 'erf' | 'tanh';
@@ -130,6 +146,9 @@ export interface NativeCore {
 
   /** sqrt(sum x^2) with fp64 accumulation, deterministic for a given thread count. */
   globalNorm(x: F32): number;
+  /** A 64-bit checksum of x's bit patterns and positions as 16 hex digits; the same for any thread count
+   *  (data-parallel ranks compare their parameters with it). */
+  checksum(x: F32): string;
   /** x *= s */
   scale(x: F32, s: number): void;
   /** y += alpha * x */
@@ -154,4 +173,21 @@ export interface NativeCore {
   /** Extension, the inverse layout move in fp32: dst[b*S + s, h*D .. h*D+D-1] = src[b, h, s, :] (other columns of
    *  dst untouched). src: [B, NH, S, D] dense; dst: [B*S rows, ld apart]; they must not overlap. */
   fromHeads(src: F32, dst: F32, ld: number, B: number, S: number, NH: number, D: number): void;
+
+  // ---- MPI (data-parallel training, src/parallel/). Without an MPI build (info().mpiCompiled false) each throws an
+  // Error saying so. All are collective over MPI_COMM_WORLD (every rank must call them in the same order) and
+  // block until done; the Node main thread only. ----
+
+  /** MPI_Init_thread (once; later calls return the same world). Makes libmpi's symbols global first (Open MPI's
+   *  plugins need them; Node loads addons RTLD_LOCAL). */
+  mpiInit(): MpiWorld;
+  /** MPI_Finalize (no-op when not initialised or already finalised); MPI cannot start again afterwards. */
+  mpiFinalize(): void;
+  /** The bytes of buf on `root` copied into buf on every rank (same byte length everywhere). */
+  mpiBroadcast(buf: ArrayBufferView, root: number): void;
+  /** buf = sum / max / min over the ranks, element-wise, in place (fp32 sums: the gradients; fp64: statistics). */
+  mpiAllreduce(buf: Float32Array | Float64Array, op: 'sum' | 'max' | 'min'): void;
+  mpiBarrier(): void;
+  /** MPI_Abort: every rank of the job ends (mpirun kills them) with exit status `code`. Does not return. */
+  mpiAbort(code: number): never;
 }

@@ -10,13 +10,27 @@
 // skipped with skipNonfinite, else training stops naming the step and the cause); no checkpoint is written from
 // non-finite weights or moments. A stop request is seen between the layers of the step in progress, which is then
 // abandoned; any other error saves checkpoint-last (the last completed step) before it propagates.
+//
+// Data parallel (src/parallel/, several processes under mpirun): every rank walks the same global batches, runs its
+// contiguous shard of each (dropout masks keyed by global row), and the gradients are summed over the ranks before
+// clipping and the optimizer, so every rank applies the same update to the same weights (checked by a checksum
+// every few steps). The global batch, order, masks and update are those of a single process: the result equals a
+// one-process run up to the order of the floating-point sums. Rank 0 alone logs and writes checkpoints; evaluation
+// is sharded over the ranks and its logits all-reduced, so every rank knows the metrics (and the best epoch).
+// Every decision that ends or changes a step is taken together: the loss checked is the global batch's (all-reduced),
+// the gradient norm that of the all-reduced gradient, and whether to skip, stop on a NaN/Inf or stop on a request is
+// agreed by all ranks (an all-reduce of the ranks' verdicts), so no replica skips, stops or abandons a step alone.
+// A stop request is therefore not acted on inside a step: it is seen between layers and agreed at the step's end.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { native } from '../native/index.js';
-import { collate } from '../data/collate.js';
+import { collate, sliceBatch } from '../data/collate.js';
 import { BatchSampler, type SamplerState } from '../data/sampler.js';
 import type { EncodedExample } from '../data/types.js';
 import type { BertClassifier } from '../model/bert.js';
+import { shareText } from '../parallel/agree.js';
+import { DataParallel } from '../parallel/data-parallel.js';
+import { DistributedError } from '../parallel/errors.js';
 import { encodeSafetensors, parseSafetensors } from '../model/checkpoint/safetensors.js';
 import { loadCheckpoint } from '../model/checkpoint/index.js';
 import { loadIntoParams } from '../model/classifier.js';
@@ -95,6 +109,22 @@ export interface TrainResult {
 /** A stop request seen inside a step: the step in progress is abandoned (the state is that of the step before). */
 class StopInStep extends Error {}
 
+/**
+ * Data parallel: errors every rank threw at the same point of the loop, from a decision they took together (a
+ * non-finite loss or gradient beyond --skip-nonfinite, non-finite weights, replicas that differ): after one of these
+ * every rank can still take part in a collective, so checkpoint-last is saved by rank 0 with the others waiting.
+ */
+const agreedErrors = new WeakSet<object>();
+
+/** Marks `e` as thrown by every rank together (see agreedErrors); returns it. */
+function together<E extends Error>(e: E): E {
+  agreedErrors.add(e);
+  return e;
+}
+
+/** Stop requests the ranks of a data-parallel job tell each other by number (others are "stop requested on another rank"). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGUSR2'];
+
 /** How long a step may compute without letting the event loop run (signal handlers, an AbortSignal's listeners). */
 const YIELD_EVERY_MS = 50;
 
@@ -103,6 +133,11 @@ export class Trainer {
   private readonly adam: Adam;
   private state: TrainerState;
   private stopRequested: string | null = null;
+  /** data parallel: a stop every rank agreed on (a request on any rank), at the last step's end */
+  private stopAgreed = false;
+  /** data parallel: why, when this rank's own request had not arrived */
+  private agreedStopReason: string | null = null;
+  private resumed = false;
   private bestParams: Float32Array | null = null;
   private lastYield = 0;
   /** the optimizer is changing the weights: a failure now leaves them half-updated (nothing may be saved) */
@@ -114,8 +149,18 @@ export class Trainer {
   /** at an epoch's end: the state as it was when its batches were done (what a failure before the save restores) */
   private epochEndState: TrainerState | null = null;
 
+  /**
+   * Args:
+   *   model, data, s: what to train on what, how.
+   *   out: where rank 0 writes checkpoints and log.jsonl.
+   *   progress: human progress lines (give the other ranks a silent one).
+   *   parallel: the ranks to train with (default: this process alone); see shareFromRoot.
+   *   replicaCheckEvery: data parallel: compare the ranks' parameter checksums every N optimizer steps (and at each
+   *     epoch's end); 0 = only at epoch ends.
+   */
   constructor(private readonly model: BertClassifier, private readonly data: TrainData, private readonly s: TrainSettings,
-    private readonly out: TrainOutput, private readonly progress: ProgressSink) {
+    private readonly out: TrainOutput, private readonly progress: ProgressSink,
+    private readonly parallel: DataParallel = new DataParallel(), private readonly replicaCheckEvery = 50) {
     if (data.train.length === 0) throw new Error('the training set is empty');
     this.sampler = new BatchSampler(data.train.length, {
       ...this.orderOptions(), bucketing: s.bucketing ? { lengths: data.train.map((e) => e.inputIds.length) } : undefined,
@@ -149,7 +194,8 @@ export class Trainer {
   /**
    * Ask the loop to stop and save checkpoint-last (SIGINT / SIGTERM). It is seen between the layers of the step in
    * progress (within about YIELD_EVERY_MS of compute), which is then abandoned: checkpoint-last holds the state after
-   * the last completed step.
+   * the last completed step. Data parallel: the ranks finish the step in progress and agree to stop at its end (a
+   * request on any rank stops all), so none abandons a step the others are computing.
    */
   requestStop(why: string): void {
     this.stopRequested = why;
@@ -182,17 +228,47 @@ export class Trainer {
     this.adam.restore({ step: st.step - (st.skippedSteps ?? 0), m: m.toFloat32(), v: v.toFloat32() });
     if (!allFinite(this.adam.m) || !allFinite(this.adam.v)) throw new NonFiniteError(`${optFile}: the optimizer moments are not finite`);
     try {
-      this.sampler.restore(st.epochStart);
+      this.adopt(st);
     } catch (e) {
       throw new StateFileError(`${stateFile}: field epochStart: ${(e as Error).message}`);
     }
-    this.state = { ...st, settings: this.s };
     // the best epoch may lie before the interruption: its weights are checkpoint-best's, needed for the final outputs
     if (st.best) {
       const best = loadCheckpoint(path.join(path.dirname(path.resolve(dir)), 'checkpoint-best'));
       this.bestParams = new Float32Array(this.model.params.length);
       loadIntoParams(this.model.layout, this.bestParams, best, this.s.seed);
     }
+  }
+
+  /** Continues from a trainer state whose optimizer moments are already in place. */
+  private adopt(st: TrainerState): void {
+    this.sampler.restore(st.epochStart);
+    this.state = { ...st, settings: this.s };
+    this.resumed = true;
+  }
+
+  /**
+   * Data parallel: makes every rank start from rank 0's starting point: its weights (pretrained or random, new heads
+   * included), and when rank 0 resumed (resumeFrom; the other ranks need not see its checkpoint directory), its
+   * optimizer moments, loop position and best weights. The state is process-count free (global batches, global
+   * steps), so a run resumes with any number of processes. A no-op alone. Call on every rank, before run().
+   */
+  shareFromRoot(): void {
+    const comm = this.parallel.comm;
+    if (comm.size === 1) return;
+    comm.broadcast(this.model.params, 0);
+    const text = shareText(comm, this.resumed ? JSON.stringify(this.state) : '');
+    if (text === '') return;
+    comm.broadcast(this.adam.m, 0);
+    comm.broadcast(this.adam.v, 0);
+    const st = JSON.parse(text) as TrainerState;
+    if (st.best) {
+      this.bestParams ??= new Float32Array(this.model.params.length);
+      comm.broadcast(this.bestParams, 0);
+    }
+    // skipped steps did not update the optimizer: its bias correction counts the steps taken
+    this.adam.restore({ step: st.step - (st.skippedSteps ?? 0), m: this.adam.m, v: this.adam.v });
+    this.adopt(st);
   }
 
   get trainerState(): TrainerState {
@@ -209,7 +285,7 @@ export class Trainer {
    */
   async run(): Promise<TrainResult> {
     const startStep = this.state.step;
-    const log = this.openLog();
+    const log = this.parallel.isRoot ? this.openLog() : null;
     this.progress.start(this.state.totalSteps, this.state.step);
     try {
       return await this.loop(log);
@@ -218,11 +294,11 @@ export class Trainer {
       throw e;
     } finally {
       this.progress.stop();
-      log.close();
+      log?.close();
     }
   }
 
-  private async loop(log: JsonlLog): Promise<TrainResult> {
+  private async loop(log: JsonlLog | null): Promise<TrainResult> {
     const s = this.s;
     const st = this.state;
     const C = this.model.config.num_labels;
@@ -234,12 +310,17 @@ export class Trainer {
     const collateOpts = { padding: s.padding, maxLen: s.maxLen, padId: this.data.padId };
     const predBuf = new Int32Array(s.batchSize);
     const skipLimit = s.skipNonfinite ?? 0;
+    const dp = this.parallel;
     let reason: StopReason = 'finished';
     let t0 = performance.now();
     this.lastYield = t0;
+    let commAtLog = dp.stats.gradSeconds, stepAtLog = st.step;
+    // data parallel: the stop decision every rank takes together (a request on any rank stops all)
+    const stopping = () => (dp.active ? this.stopAgreed : this.stopRequested !== null);
+    const agreeOnStop = () => { if (dp.active) this.agreeOnStop(); };
     const interrupted = (note = '', save = true): TrainResult => {
       if (save) this.saveLast();
-      this.progress.line(`${this.stopRequested}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}${note}; continue with --resume`);
+      this.progress.line(`${this.stopReason()}: saved ${path.join(this.out.dir, 'checkpoint-last')} at step ${st.step}${note}; continue with --resume`);
       return { reason: 'interrupted', state: st, best: this.bestMetrics() };
     };
     while (this.sampler.epoch < s.epochs && !st.done) {
@@ -260,23 +341,37 @@ export class Trainer {
             // a non-finite loss spoils the step: the rest of its batches are passed over (their dropout step numbers
             // still advance, so the batches after this step see the masks an unskipped run would)
             if (bad !== null) continue;
+            // the global batch; a rank trains on its rows of it (same padded width, so the same per-row results)
             const batch = collate(this.data.train, batches[k] as number[], collateOpts);
-            const logits = await this.inSlices(this.model.forwardSteps(batch, { train: true, seed: s.seed, step: micro }));
-            const loss = this.model.loss(batch.labels, batch.targets);
+            const rows = dp.rows(batch.size);
+            const shardRows = rows.end - rows.start;
+            // a rank may get no rows (a last batch smaller than the ranks); it still takes part in the collectives
+            const shard = dp.active && shardRows > 0 ? sliceBatch(batch, rows.start, rows.end) : batch;
+            let shardLoss = 0, shardCorrect = 0;
+            if (shardRows > 0) {
+              const logits = await this.inSlices(this.model.forwardSteps(shard, {
+                train: true, seed: s.seed, step: micro, rows: dp.active ? { start: rows.start, total: batch.size } : undefined,
+              }));
+              shardLoss = this.model.loss(shard.labels, shard.targets);
+              if (classes) {
+                const pred = argmaxRows(logits, shard.size, C, predBuf);
+                for (let i = 0; i < shard.size; i++) if (pred[i] === shard.labels[i]) shardCorrect++;
+              }
+            }
+            // data parallel: the global batch's mean loss, the same on every rank (a non-finite shard loss makes it
+            // non-finite everywhere, so the ranks agree that the step is spoilt)
+            const { loss, correct } = dp.batchTotals(shardLoss, shardRows, batch.size, shardCorrect);
             if (!Number.isFinite(loss)) {
               bad = `the loss is ${describeValue(loss)} (epoch ${epoch + 1}, batch ${k + 1}/${nBatches})`;
               continue;
             }
-            await this.inSlices(this.model.backwardSteps(1 / s.gradAccum));
+            if (shardRows > 0) await this.inSlices(this.model.backwardSteps(DataParallel.lossScale(shardRows, batch.size, s.gradAccum)));
             pending.lossSum += loss * batch.size;
             pending.windowLoss += loss;
             pending.windowBatches++;
             pending.windowSeqs += batch.size;
             pending.seen += batch.size;
-            if (classes) {
-              const pred = argmaxRows(logits, batch.size, C, predBuf);
-              for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) pending.correct++;
-            }
+            pending.correct += correct;
           }
         } catch (e) {
           if (e instanceof StopInStep) return interrupted(' (the step in progress was abandoned)');
@@ -284,17 +379,24 @@ export class Trainer {
         }
         let gradNorm = NaN;
         if (bad === null) {
+          // data parallel: the norm (and the clipping) of the gradient summed over the ranks
+          dp.reduceGradients(this.model.grads);
           gradNorm = s.clipNorm > 0 ? native.clipByGlobalNorm(this.model.grads, s.clipNorm) : native.globalNorm(this.model.grads);
           if (!Number.isFinite(gradNorm)) bad = `the gradient norm is ${describeValue(gradNorm)} (epoch ${epoch + 1}, batches ${b + 1}-${end}/${nBatches})`;
+        }
+        // data parallel: skip or stop together. The loss and gradient checked are the same on every rank already;
+        // agreeing on the verdict as well means no rank can update while another skips (which would fork the replicas).
+        if (dp.active && dp.anyRank(bad !== null) && bad === null) {
+          bad = `the gradient norm is not finite on another rank (epoch ${epoch + 1}, batches ${b + 1}-${end}/${nBatches})`;
         }
         const lr = learningRate(st.step, sched);
         const stepNo = st.step + 1;
         if (bad !== null) {
           const skipped = st.skippedSteps ?? 0;
           if (skipped >= skipLimit) {
-            throw new NonFiniteError(`step ${stepNo}: ${bad}; training stopped` +
+            throw together(new NonFiniteError(`step ${stepNo}: ${bad}; training stopped` +
               (skipLimit > 0 ? ` after skipping ${skipped} such steps (the most --skip-nonfinite ${skipLimit} allows)` : ' (--skip-nonfinite N skips up to N such steps)') +
-              `; lower the learning rate (${s.lr}) or check the data`);
+              `; lower the learning rate (${s.lr}) or check the data`));
           }
           // skipped as a mixed-precision trainer skips an overflowing step: no update, the schedule moves on
           st.skippedSteps = skipped + 1;
@@ -302,23 +404,26 @@ export class Trainer {
           st.microStep = micro;
           st.batchInEpoch = end;
           this.progress.line(`step ${stepNo}: ${bad}; skipped without updating the weights (${st.skippedSteps} of at most ${skipLimit})`);
-          log.write({ type: 'skip', epoch: epoch + 1, batch: end, step: st.step, cause: bad, lr });
+          log?.write({ type: 'skip', epoch: epoch + 1, batch: end, step: st.step, cause: bad, lr });
         } else {
           this.updating = true;
           this.adam.update(lr);
           this.updating = false;
-          if (!allFinite(this.model.params)) {
+          // data parallel: the replicas hold the same weights; the verdict is agreed all the same (all stop or none)
+          const finite = allFinite(this.model.params);
+          if (dp.active ? dp.anyRank(!finite) : !finite) {
             this.poisoned = true;
             const count = formatCount(countNonFinite(this.model.params));
             const eps32 = Math.fround(s.adamEps);
             const hint = eps32 < 1.2e-38 ? `; adamEps ${s.adamEps} is ${eps32 === 0 ? '0' : 'subnormal'} in float32, so a weight whose gradient is 0 gets 0/0`
               : `; lower the learning rate (${s.lr})`;
-            throw new NonFiniteError(`step ${stepNo}: the optimizer update made ${count} of the ${this.model.params.length} weights non-finite ` +
-              `(lr ${lr.toExponential(3)}, adamEps ${s.adamEps}, gradient norm ${gradNorm.toFixed(3)})${hint}; training stopped, nothing of this step was saved`);
+            throw together(new NonFiniteError(`step ${stepNo}: the optimizer update made ${count} of the ${this.model.params.length} weights non-finite ` +
+              `(lr ${lr.toExponential(3)}, adamEps ${s.adamEps}, gradient norm ${gradNorm.toFixed(3)})${hint}; training stopped, nothing of this step was saved`));
           }
           st.step++;
           st.microStep = micro;
           st.batchInEpoch = end;
+          if (this.replicaCheckEvery > 0 && st.step % this.replicaCheckEvery === 0) this.checkReplicas();
           const r = st.running;
           r.lossSum += pending.lossSum; r.correct += pending.correct; r.seen += pending.seen;
           r.windowLoss += pending.windowLoss; r.windowBatches += pending.windowBatches; r.windowSeqs += pending.windowSeqs;
@@ -331,19 +436,24 @@ export class Trainer {
             const meanLoss = r.windowLoss / r.windowBatches;
             const acc = classes ? r.correct / r.seen : undefined;
             const accText = acc === undefined ? '' : s.logStyle === 'tutorial' ? `, acc=${acc.toFixed(3)}` : ` acc ${acc.toFixed(3)}`;
+            // data parallel: mean wall time of the gradient all-reduce per optimizer step since the last line
+            const commMs = dp.active ? (1000 * (dp.stats.gradSeconds - commAtLog)) / Math.max(1, st.step - stepAtLog) : undefined;
+            commAtLog = dp.stats.gradSeconds; stepAtLog = st.step;
+            const commText = commMs === undefined ? '' : ` allreduce ${commMs.toFixed(1)} ms`;
             this.progress.line(s.logStyle === 'tutorial'
               ? `[Epoch ${epoch + 1} Batch ${end}/${nBatches}] loss=${meanLoss.toFixed(4)}, lr=${lr.toFixed(7)}${accText}`
               : `epoch ${epoch + 1} batch ${end}/${nBatches} step ${st.step}/${st.totalSteps} loss ${meanLoss.toFixed(4)} ` +
-                `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)}${accText} ${seqPerSec.toFixed(1)} seq/s`);
-            log.write({ type: 'train', epoch: epoch + 1, batch: end, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
-              ...(acc === undefined ? {} : { acc }), seq_per_s: seqPerSec });
+                `lr ${lr.toExponential(3)} grad_norm ${gradNorm.toFixed(3)}${accText} ${seqPerSec.toFixed(1)} seq/s${commText}`);
+            log?.write({ type: 'train', epoch: epoch + 1, batch: end, step: st.step, loss: meanLoss, lr, grad_norm: gradNorm,
+              ...(acc === undefined ? {} : { acc }), seq_per_s: seqPerSec, ...(commMs === undefined ? {} : { allreduce_ms: commMs }) });
             this.progress.tick(st.step, { loss: meanLoss, seqPerSec });
             r.windowLoss = 0; r.windowBatches = 0; r.windowSeqs = 0;
           }
         }
         b = end;
         await this.yieldNow();
-        if (this.stopRequested) return interrupted();
+        agreeOnStop();
+        if (stopping()) return interrupted();
       }
       // end of epoch. Until checkpoint-last is saved, a failure (evaluation, the save) restores this state, in which
       // the epoch's batches are done but its end is not: a resumed run evaluates and saves it again.
@@ -355,6 +465,7 @@ export class Trainer {
       const train = ended.seen === 0 ? {}
         : classes ? { train_loss: ended.lossSum / ended.seen, train_accuracy: ended.correct / ended.seen } : { train_loss: ended.lossSum / ended.seen };
       st.running = freshStats();
+      this.checkReplicas();
       if (s.evalEachEpoch && this.data.dev) {
         let stop: boolean;
         try {
@@ -371,7 +482,9 @@ export class Trainer {
       if (this.sampler.epoch >= s.epochs) st.done = true;
       this.saveLast();
       this.epochEndState = null;
-      if (this.stopRequested && !st.done) return interrupted('', false);
+      // data parallel: a request during the evaluation or the save is agreed here
+      agreeOnStop();
+      if (stopping() && !st.done) return interrupted('', false);
     }
     if (!s.evalEachEpoch || !this.data.dev) {
       // no per-epoch selection: the final weights are the best we have
@@ -383,13 +496,50 @@ export class Trainer {
   /**
    * Runs a step generator of the model to its end, letting the event loop run every YIELD_EVERY_MS so a signal can
    * request a stop. Throws StopInStep when one did (the step is abandoned; `state` still describes the last one).
+   * Data parallel: never abandons (the other ranks are computing the same step and will wait for this rank's part of
+   * it); the request is recorded and agreed at the step's end.
    */
   private async inSlices<T>(g: Generator<void, T>): Promise<T> {
+    const alone = !this.parallel.active;
     for (;;) {
       const r = g.next();
       if (r.done) return r.value;
       if (performance.now() - this.lastYield >= YIELD_EVERY_MS) await this.yieldNow();
-      if (this.stopRequested) throw new StopInStep();
+      if (alone && this.stopRequested) throw new StopInStep();
+    }
+  }
+
+  /**
+   * Data parallel: whether any rank was asked to stop (every rank calls this at the same point), and why: the signal
+   * that asked, the same on every rank (mpirun forwards a signal to every process, but not at the same instant, so a
+   * rank may agree to stop before its own copy of the signal arrives).
+   */
+  private agreeOnStop(): void {
+    // 0: no request; i + 1: STOP_SIGNALS[i]; STOP_SIGNALS.length + 1: another reason
+    const mine = this.stopRequested === null ? 0 : (STOP_SIGNALS.indexOf(this.stopRequested) + 1 || STOP_SIGNALS.length + 1);
+    const buf = new Float64Array([mine]);
+    this.parallel.comm.allreduce(buf, 'max');
+    const agreed = buf[0]!;
+    this.stopAgreed = agreed > 0;
+    if (this.stopAgreed && this.stopRequested === null) this.agreedStopReason = STOP_SIGNALS[agreed - 1] ?? 'stop requested on another rank';
+  }
+
+  /** Why the loop stops early: this process's request, or (data parallel) the one the ranks agreed on. */
+  private stopReason(): string {
+    return this.stopRequested ?? this.agreedStopReason ?? 'stop requested on another rank';
+  }
+
+  /** What the gradient all-reduces cost so far (zeros alone). */
+  get commStats(): DataParallel['stats'] {
+    return this.parallel.stats;
+  }
+
+  /** Data parallel: throws (on every rank alike) unless the replicas' weights are bit-identical. */
+  private checkReplicas(): void {
+    try {
+      this.parallel.checkReplicas(this.model.params, this.state.step);
+    } catch (e) {
+      throw e instanceof DistributedError ? together(e) : e;
     }
   }
 
@@ -436,23 +586,33 @@ export class Trainer {
    * Evaluates on dev, logs, saves checkpoint-best when the metric improves; returns true when early stopping fires.
    * Throws StopInStep when a stop is requested during the evaluation (before anything is recorded).
    */
-  private async evalAndKeepBest(epoch: number, log: JsonlLog, train: { train_loss?: number; train_accuracy?: number }): Promise<boolean> {
+  private async evalAndKeepBest(epoch: number, log: JsonlLog | null, train: { train_loss?: number; train_accuracy?: number }): Promise<boolean> {
     const st = this.state;
-    // a long dev evaluation lets a stop request in between its batches (StopInStep: nothing of it is kept)
-    const res = await this.inSlices(evaluateSteps(this.model, this.data.dev!, {
-      batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId, threshold: this.s.threshold,
-      describe: this.data.describeDev ?? ((i) => `dev example ${i + 1}`),
-    }));
+    const dp = this.parallel;
+    // a long dev evaluation lets a stop request in between its batches (StopInStep: nothing of it is kept);
+    // sharded over the ranks: every rank gets every logit, so all agree on the metrics and the best epoch
+    let res;
+    try {
+      res = await this.inSlices(evaluateSteps(this.model, this.data.dev!, {
+        batchSize: this.s.batchSize, maxLen: this.s.maxLen, padId: this.data.padId, threshold: this.s.threshold,
+        describe: this.data.describeDev ?? ((i) => `dev example ${i + 1}`), comm: dp.comm,
+      }));
+    } catch (e) {
+      // data parallel: non-finite logits are found once every rank has all of them, so by every rank alike
+      throw dp.active && e instanceof NonFiniteError ? together(e) : e;
+    }
     const m = res.metrics!;
     const value = m[this.s.metric];
-    if (value === undefined) throw new Error(`the dev metrics have no ${this.s.metric} (they have ${Object.keys(m).join(', ')})`);
+    if (value === undefined) throw together(new Error(`the dev metrics have no ${this.s.metric} (they have ${Object.keys(m).join(', ')})`));
     st.history.push({ ...m, epoch, step: st.step, ...train });
     this.progress.line(`dev after epoch ${epoch}: ${formatMetrics(m)} (${m.examples} examples)` +
       (train.train_loss !== undefined ? `; epoch train loss ${train.train_loss.toFixed(4)}` : ''));
-    log.write({ type: 'eval', epoch, step: st.step, ...m, ...train });
+    log?.write({ type: 'eval', epoch, step: st.step, ...m, ...train });
     if (!st.best || value > st.best.value) {
       this.saveModel('checkpoint-best');
-      writeFileAtomic(path.join(this.out.dir, 'checkpoint-best', 'metrics.json'), JSON.stringify({ ...m, epoch, step: st.step }, null, 2) + '\n');
+      if (dp.isRoot) {
+        writeFileAtomic(path.join(this.out.dir, 'checkpoint-best', 'metrics.json'), JSON.stringify({ ...m, epoch, step: st.step }, null, 2) + '\n');
+      }
       st.best = { value, epoch, step: st.step };
       st.evalsWithoutImprovement = 0;
       this.bestParams = Float32Array.from(this.model.params);
@@ -469,21 +629,38 @@ export class Trainer {
     for (const [name, x] of parts) {
       if (!allFinite(x)) {
         this.poisoned = true;
-        throw new NonFiniteError(`not saving ${what} at step ${this.state.step}: ${formatCount(countNonFinite(x))} of its ${name} are not finite`);
+        // data parallel: every rank checks its replica (the same weights and moments), so all refuse alike
+        throw together(new NonFiniteError(`not saving ${what} at step ${this.state.step}: ${formatCount(countNonFinite(x))} of its ${name} are not finite`));
       }
     }
   }
 
+  /** Saves the model as out/<name> (data parallel: rank 0 writes; every rank checks that its replica is savable). */
   private saveModel(name: string, extraFiles?: Record<string, Buffer | string>): void {
     this.checkSavable(name, extraFiles !== undefined);
+    if (!this.parallel.isRoot) return;
     // stays set when the save throws: saveAfterFailure must not try the same save again
     this.saving = true;
     this.model.save(path.join(this.out.dir, name), this.out.vocabText, this.out.doLowerCase, extraFiles);
     this.saving = false;
   }
 
-  /** checkpoint-last = the model + optimizer moments + trainer state, written atomically as one directory. */
+  /**
+   * checkpoint-last = the model + optimizer moments + trainer state, written atomically as one directory. Data
+   * parallel: rank 0 writes it (every rank holds the same state), and every rank waits until it is written, so a
+   * job that ends right after (a stop) never loses it to a rank's early exit. Call on every rank.
+   */
   saveLast(): void {
+    this.writeLast();
+    if (this.parallel.active) this.parallel.comm.barrier();
+  }
+
+  /** saveLast() without waiting for the other ranks (rank 0 writes; the others only check their replica). */
+  private writeLast(): void {
+    if (!this.parallel.isRoot) {
+      this.checkSavable('checkpoint-last', true);
+      return;
+    }
     const opt = encodeSafetensors([
       { name: 'exp_avg', shape: [this.adam.m.length], data: this.adam.m },
       { name: 'exp_avg_sq', shape: [this.adam.v.length], data: this.adam.v },
@@ -497,7 +674,9 @@ export class Trainer {
   /**
    * After an error in the loop: saves checkpoint-last with the last consistent state, unless the weights are not
    * finite, an optimizer update or a save was cut short, or the state has nothing new. Says what it did; never throws
-   * (the caller rethrows the original error).
+   * (the caller rethrows the original error). Data parallel: after an error every rank threw together (agreedErrors)
+   * rank 0 saves and the others wait for it; after one rank's own error the others may be blocked in a collective,
+   * so rank 0 saves (if it is the one that failed) without waiting for anyone.
    */
   private saveAfterFailure(e: unknown): void {
     const last = path.join(this.out.dir, 'checkpoint-last');
@@ -509,7 +688,8 @@ export class Trainer {
     }
     if (this.epochEndState) this.state = this.epochEndState;
     try {
-      this.saveLast();
+      if (!this.parallel.active || (e instanceof Object && agreedErrors.has(e))) this.saveLast();
+      else this.writeLast();
       this.progress.line(`${e instanceof Error ? e.name : 'error'}: saved ${last} at step ${this.state.step} before stopping; continue with --resume once the cause is fixed`);
     } catch (e2) {
       this.progress.line(`could not save ${last} after the error: ${(e2 as Error).message}`);

@@ -1,4 +1,5 @@
 // `bertfit finetune`: fine-tune a BERT classifier on a sentence(-pair) dataset. Flags -> finetune() (src/api/finetune.ts).
+// `mpirun -np N bertfit finetune ...` runs it data-parallel over N processes (finetune() sees the launcher).
 import { Option, type Command } from 'commander';
 import { finetune, type FinetuneOptions } from '../../api/finetune.js';
 import { flagOf } from '../../errors.js';
@@ -12,6 +13,7 @@ interface FinetuneFlags extends RunFlags {
   weightDecay?: string; adamEps?: string; warmupRatio?: string; schedule?: 'constant' | 'linear'; clipNorm?: string;
   gradAccum?: string; seed?: string; padding?: 'fixed' | 'dynamic'; lastBatch?: 'keep' | 'discard' | 'rollover';
   earlyStop?: string; dtype?: 'fp32' | 'bf16'; threshold?: string; resume?: string; skipNonfinite?: string;
+  replicaCheckEvery?: string;
 }
 
 const d = RECIPES.default!, t = RECIPES.tutorial!;
@@ -43,9 +45,10 @@ export function register(program: Command): void {
     .option('--early-stop <patience>', 'stop after N dev evaluations without improvement; 0 = off (default: 0)')
     .option('--threshold <x>', 'multi-label: a label is predicted when its probability is >= x (default: 0.5)')
     .addOption(new Option('--dtype <dtype>', 'compute type: fp32, or bf16 GEMMs with fp32 master weights (default: fp32)').choices(['fp32', 'bf16']))
-    .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings)')
+    .option('--resume <dir>', 'continue an interrupted run from its checkpoint-last directory (same settings; under mpirun, any number of processes)')
     .option('--skip-nonfinite <n>', 'skip up to N optimizer steps whose loss or gradient norm is NaN/Inf, without updating the weights ' +
-      '(default: 0, training stops at the first and names the step)')
+      '(default: 0, training stops at the first and names the step; under mpirun, the processes decide together)')
+    .option('--replica-check-every <n>', 'under mpirun: compare the processes\' parameter checksums every N optimizer steps and at each epoch end; 0 = epoch ends only (default: 50)')
     .action(async (flags: FinetuneFlags) => {
       process.exitCode = await run(flags);
     });
@@ -58,7 +61,7 @@ function optionsFrom(f: FinetuneFlags): FinetuneOptions {
   };
   if (f.resume) o.resume = f.resume;
   const numeric = ['epochs', 'batchSize', 'maxLen', 'lr', 'weightDecay', 'adamEps', 'warmupRatio', 'clipNorm', 'gradAccum',
-    'seed', 'earlyStop', 'threshold', 'skipNonfinite'] as const;
+    'seed', 'earlyStop', 'threshold', 'skipNonfinite', 'replicaCheckEvery'] as const;
   for (const k of numeric) {
     const v = numberFlag(flagOf(k).slice(2), f[k]);
     if (v !== undefined) o[k] = v;
@@ -70,7 +73,8 @@ async function run(f: FinetuneFlags): Promise<number> {
   // Ctrl-C / SIGTERM: the library stops at the next step boundary and saves checkpoint-last.
   const r = await withStopSignals((signal) => finetune({ ...optionsFrom(f), progress: makeProgress(), signal }));
   if (r.stop === 'interrupted') return 130;
-  // every dev metric of checkpoint-best (classification: accuracy, f1, macro_f1, mcc; regression: pearson, ...)
-  console.log(JSON.stringify({ ...(r.dev ?? {}), wall_s: r.wallSeconds, out: r.outputs.dir }));
+  // every dev metric of checkpoint-best (classification: accuracy, f1, macro_f1, mcc; regression: pearson, ...);
+  // under mpirun every rank has it, rank 0 prints it
+  if (r.parallel.rank === 0) console.log(JSON.stringify({ ...(r.dev ?? {}), wall_s: r.wallSeconds, out: r.outputs.dir }));
   return 0;
 }

@@ -1,4 +1,4 @@
-// `bertfit info`: what the native core runs on (GEMM backend, version, threads, CPU features).
+// `bertfit info`: what the native core runs on (GEMM backend, version, threads, CPU features, MPI).
 import type { Command } from 'commander';
 import os from 'node:os';
 
@@ -23,6 +23,8 @@ export function register(program: Command): void {
         `${info.onednnCompiled ? '' : ' (oneDNN not installed at build time: built-in blocked GEMM)'}`);
       if (info.isa) console.log(`oneDNN ISA:   ${info.isa}`);
       console.log(`threads:      ${info.threads} (BERTFIT_THREADS to change)`);
+      console.log(`MPI:          ${info.mpiCompiled ? 'compiled in: `mpirun -np N bertfit finetune ...` trains data-parallel'
+        : 'not compiled in (no mpi.h at build time; Debian: libopenmpi-dev, then rebuild)'}`);
       console.log(`CPU features: ${info.cpuFeatures.join(' ')}`);
     });
 }
