@@ -104,20 +104,12 @@ export class Classifier {
     if (readable.notice) opened.notices.unshift(readable.notice);
     const { model } = opened;
     checkVocab(model.config, opened.tokenizer, opened.source);
-    // A head initialised just now would make every answer noise: refuse unless asked for (tests, benchmarks).
-    if (model.newTensors.includes('classifier.weight') && !options.allowUntrainedHead) {
-      throw new Error(`${opened.source} has no classifier head (it is a pre-trained, not a fine-tuned, model): ` +
-        'fine-tune it first (bertfit finetune) and load the saved checkpoint');
-    }
-    const P = model.config.max_position_embeddings;
-    if (maxLenOpt !== undefined && maxLenOpt > P) {
-      throw new OptionError('maxLen', `must be at most the model's max_position_embeddings ${P}, got ${maxLenOpt}`);
-    }
+    checkServable(model, opened.source, { allowUntrainedHead: options.allowUntrainedHead, maxLen: maxLenOpt, verb: 'load' });
     if (dtype === 'bf16') model.setComputeType('bf16');
     // a Classifier's weights never change: bf16 passes need not re-round them (the model is private to it)
     model.freezeWeights();
     return new Classifier(model, opened.tokenizer, {
-      source: opened.source, maxLen: maxLenOpt ?? P, batchSize, dtype, vocabText: opened.vocabText,
+      source: opened.source, maxLen: maxLenOpt ?? model.config.max_position_embeddings, batchSize, dtype, vocabText: opened.vocabText,
       doLowerCase: opened.doLowerCase, notices: opened.notices,
     });
   }
@@ -320,4 +312,23 @@ function textsOf(item: unknown, i: number): [string, string | undefined] {
 function describe(x: unknown): string {
   const s = JSON.stringify(x) ?? String(x);
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+/**
+ * Refuses a model that cannot give meaningful answers: a classifier head initialised just now (every answer would be
+ * noise) unless allowUntrainedHead (tests, benchmarks), or a maxLen past the model's positions.
+ *
+ * Args: verb: what the user should do with the fine-tuned checkpoint instead ('load', 'export').
+ */
+export function checkServable(
+  model: BertClassifier, source: string, o: { allowUntrainedHead?: boolean; maxLen?: number; verb: string },
+): void {
+  if (model.newTensors.includes('classifier.weight') && !o.allowUntrainedHead) {
+    throw new Error(`${source} has no classifier head (it is a pre-trained, not a fine-tuned, model): ` +
+      `fine-tune it first (bertfit finetune) and ${o.verb} the saved checkpoint`);
+  }
+  const P = model.config.max_position_embeddings;
+  if (o.maxLen !== undefined && o.maxLen > P) {
+    throw new OptionError('maxLen', `must be at most the model's max_position_embeddings ${P}, got ${o.maxLen}`);
+  }
 }

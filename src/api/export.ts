@@ -17,6 +17,7 @@ import { configJson } from '../model/checkpoint/save.js';
 import { problemTypeOf } from '../model/config.js';
 import { openModel } from '../model/open.js';
 import { fsyncDir, replaceDirAtomic, writeFileDurable } from '../util/atomic.js';
+import { checkServable } from './classifier.js';
 import { checkChoice, checkNumber } from './options.js';
 
 export type QuantizeMode = 'none' | 'int8';
@@ -76,14 +77,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
 
   const opened = await openModel(o.model, { seed: 0 });
   const { model } = opened;
-  if (model.newTensors.includes('classifier.weight') && !o.allowUntrainedHead) {
-    throw new Error(`${opened.source} has no classifier head (it is a pre-trained, not a fine-tuned, model): ` +
-      'fine-tune it first (bertfit finetune) and export the saved checkpoint');
-  }
-  const P = model.config.max_position_embeddings;
-  if (maxLenOpt !== undefined && maxLenOpt > P) {
-    throw new OptionError('maxLen', `must be at most the model's max_position_embeddings ${P}, got ${maxLenOpt}`);
-  }
+  checkServable(model, opened.source, { allowUntrainedHead: o.allowUntrainedHead, maxLen: maxLenOpt, verb: 'export' });
 
   let quantized: string[] = [];
   const fill = (tmp: string): string[] => {
@@ -93,7 +87,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     writeFileDurable(path.join(tmp, 'config.json'), configJson(config));
     writeFileDurable(path.join(tmp, 'vocab.txt'), opened.vocabText.endsWith('\n') ? opened.vocabText : opened.vocabText + '\n');
     written.push(path.join(tmp, 'config.json'), path.join(tmp, 'vocab.txt'));
-    written.push(...writeTokenizerFiles(tmp, { vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, modelMaxLength: maxLenOpt ?? P }));
+    written.push(...writeTokenizerFiles(tmp, { vocabText: opened.vocabText, doLowerCase: opened.doLowerCase, modelMaxLength: maxLenOpt ?? model.config.max_position_embeddings }));
 
     const onnxDir = path.join(tmp, 'onnx');
     mkdirSync(onnxDir);
