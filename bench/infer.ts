@@ -31,6 +31,7 @@ import { type Classifier, loadClassifier } from '../src/api/classifier.js';
 import { exportModel } from '../src/api/export.js';
 import type { Encoding } from '../src/tokenizer/pair.js';
 import { machineLine, updateResults } from './common.js';
+import { ortInputs } from './ort-run.js';
 
 const { values: o } = parseArgs({ options: {
   threads: { type: 'string', default: '2' }, reps: { type: 'string', default: '2' }, warmup: { type: 'string', default: '1' },
@@ -100,18 +101,7 @@ function bertfitEngine(label: string, clf: Classifier, encs: Encoding[]): Engine
 }
 
 function ortEngine(label: string, session: ort.InferenceSession, encs: Encoding[]): Engine {
-  const B = encs.length, S = encs[0]!.inputIds.length;
-  const ids = new BigInt64Array(B * S), mask = new BigInt64Array(B * S).fill(1n), types = new BigInt64Array(B * S);
-  encs.forEach((e, b) => {
-    for (let i = 0; i < S; i++) {
-      ids[b * S + i] = BigInt(e.inputIds[i]!);
-      types[b * S + i] = BigInt(e.tokenTypeIds[i]!);
-    }
-  });
-  const feeds = {
-    input_ids: new ort.Tensor('int64', ids, [B, S]), attention_mask: new ort.Tensor('int64', mask, [B, S]),
-    token_type_ids: new ort.Tensor('int64', types, [B, S]),
-  };
+  const feeds = ortInputs(encs);
   return { label, run: async () => (await session.run(feeds)).logits!.data as Float32Array };
 }
 

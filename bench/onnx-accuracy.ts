@@ -19,6 +19,7 @@ import type { EncodedExample } from '../src/data/types.js';
 import { BertTokenizer } from '../src/tokenizer/tokenizer.js';
 import { argmaxRows, scoreOutputs } from '../src/train/metrics.js';
 import { machineLine, repoRoot } from './common.js';
+import { ortLogits } from './ort-run.js';
 
 const { values: o } = parseArgs({ options: {
   model: { type: 'string', default: path.join(repoRoot, 'runs', 'sweep-mrpc', 'lr=0.0001_epochs=5', 'seed-1', 'checkpoint-best') },
@@ -58,23 +59,11 @@ const refClass = argmaxRows(reference, dev.length, C);
 rows.push({ engine: 'bertfit', dtype: 'fp32', accuracy: m.accuracy!, f1: m.f1!, maxDiff: 0, agree: dev.length, seconds: bertfitSeconds });
 
 /** Logits [N, C] from onnxruntime, batches of batchSize in dev order, each padded to its longest pair. */
-async function ortLogits(file: string): Promise<Float32Array> {
+async function devLogits(file: string): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const logits = new Float32Array(dev.length * C);
   for (let start = 0; start < dev.length; start += batchSize) {
-    const batch = dev.slice(start, start + batchSize);
-    const B = batch.length, S = Math.max(...batch.map((e) => e.inputIds.length));
-    const ids = new BigInt64Array(B * S), mask = new BigInt64Array(B * S), types = new BigInt64Array(B * S);
-    batch.forEach((e, b) => {
-      for (let i = 0; i < e.inputIds.length; i++) {
-        ids[b * S + i] = BigInt(e.inputIds[i]!);
-        mask[b * S + i] = 1n;
-        types[b * S + i] = BigInt(e.tokenTypeIds[i]!);
-      }
-    });
-    const t = (d: BigInt64Array): ort.Tensor => new ort.Tensor('int64', d, [B, S]);
-    const out = await s.run({ input_ids: t(ids), attention_mask: t(mask), token_type_ids: t(types) });
-    logits.set(out.logits!.data as Float32Array, start * C);
+    logits.set((await ortLogits(s, dev.slice(start, start + batchSize))).data, start * C);
   }
   await s.release();
   return logits;
@@ -83,7 +72,7 @@ async function ortLogits(file: string): Promise<Float32Array> {
 for (const [dtype, file] of [['fp32', 'model.onnx'], ['int8', 'model_quantized.onnx']] as const) {
   const f = path.join(exported.dir, 'onnx', file);
   t0 = performance.now();
-  const logits = await ortLogits(f);
+  const logits = await devLogits(f);
   const seconds = (performance.now() - t0) / 1000;
   const s = scoreOutputs(logits, gold(dev), { problemType: 'single_label_classification', numLabels: C }, 0);
   let maxDiff = 0;

@@ -33,6 +33,8 @@ export type { ProgressSink } from './train/progress.js';
 
 // deployment: ONNX export in the layout of Optimum and transformers.js
 export { exportModel, QUANTIZE_MODES, type ExportOptions, type ExportResult, type QuantizeMode } from './api/export.js';
+// feeding an export from Node: bertfit encodings as the int64 [batch, seq] inputs onnxruntime takes
+export { onnxFeeds, type OnnxFeed, type OnnxFeeds } from './export/feeds.js';
 
 // benchmarks
 export { benchmark, forwardFlops, type BenchOptions, type BenchResult } from './api/bench.js';

@@ -1,7 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../src/util/paths.js';
 import { fileURLToPath } from 'node:url';
@@ -9,19 +8,15 @@ import {
   DataError, type DatasetOptions, type Example, encodeDataset, labelSet, parseCsv, readDataset, taskDatasets, taskFileOptions,
 } from '../src/data/index.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
+import { tempDir, tempFileWriter } from './train-helpers.js';
 
 const shared = path.resolve(packageRoot, '../shared');
 const tokenizer = BertTokenizer.fromVocabFile(path.join(shared, 'tokenizer/vocab/bert-base-uncased.txt'));
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bertfit-data-'));
+const dir = tempDir('bertfit-data-');
 after(() => rmSync(dir, { recursive: true, force: true }));
-let fileNo = 0;
 /** Writes `content` to a fresh temp file with the given extension and returns its path. */
-function tmp(ext: string, content: string | Buffer): string {
-  const file = path.join(dir, `f${fileNo++}.${ext}`);
-  writeFileSync(file, content);
-  return file;
-}
+const tmp = tempFileWriter(dir);
 /** Asserts that reading throws a DataError with exactly this message, where FILE stands for the path. */
 function rejects(file: string, options: DatasetOptions, message: string): void {
   assert.throws(() => readDataset(file, options), (e: unknown) => {

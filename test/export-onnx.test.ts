@@ -7,14 +7,14 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import path from 'node:path';
 import { after, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { type Classifier, exportModel, loadClassifier, type TextInput } from '../src/index.js';
+import { type Classifier, exportModel, loadClassifier, onnxFeeds, type TextInput } from '../src/index.js';
 import { DataType, GraphBuilder, decodeModel, encodeModel, floatTensor, tensorValueInfo } from '../src/export/onnx-proto.js';
 import { quantizeDynamicInt8, quantizePerColumn } from '../src/export/quantize.js';
 import { installedModelDir } from '../src/hub/index.js';
 import { openModel } from '../src/model/open.js';
-import type { Encoding } from '../src/tokenizer/pair.js';
 import { sharedDir } from '../src/util/paths.js';
 import { fixturesDir } from './model-helpers.js';
+import { ortLogits } from '../bench/ort-run.js';
 import { prng, repoRoot, runCli, tempDir } from './train-helpers.js';
 
 const tmp = tempDir('bertfit-export-');
@@ -52,22 +52,6 @@ async function session(file: string): Promise<ort.InferenceSession> {
   const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   sessions.push(s);
   return s;
-}
-
-/** Logits [B, C] of encodings padded into one batch (attention_mask 0 on padding), as transformers.js feeds them. */
-async function ortLogits(s: ort.InferenceSession, encs: readonly Encoding[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const B = encs.length, S = Math.max(...encs.map((e) => e.inputIds.length));
-  const ids = new BigInt64Array(B * S), mask = new BigInt64Array(B * S), types = new BigInt64Array(B * S);
-  encs.forEach((e, b) => {
-    for (let i = 0; i < e.inputIds.length; i++) {
-      ids[b * S + i] = BigInt(e.inputIds[i]!);
-      mask[b * S + i] = 1n;
-      types[b * S + i] = BigInt(e.tokenTypeIds[i]!);
-    }
-  });
-  const t = (d: BigInt64Array): ort.Tensor => new ort.Tensor('int64', d, [B, S]);
-  const out = await s.run({ input_ids: t(ids), attention_mask: t(mask), token_type_ids: t(types) });
-  return { data: out.logits!.data as Float32Array, dims: out.logits!.dims };
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -381,4 +365,15 @@ test('CLI: export exits 0 and lists the files; bad --quantize / --opset exit 2 n
   const missing = runCli(['export', '--model', path.join(tmp, 'no-such-model'), '--out', path.join(tmp, 'cli-bad')]);
   assert.equal(missing.status, 1, missing.stderr);
   assert.ok(!existsSync(path.join(tmp, 'cli-bad')));
+});
+
+test('onnxFeeds: int64 [B, longest] with id 0, mask 0 and type 0 on padding; a batch needs a row', () => {
+  const enc = (ids: number[], types: number[]) => ({ inputIds: Int32Array.from(ids), tokenTypeIds: Int32Array.from(types) });
+  const f = onnxFeeds([enc([101, 7, 102, 8, 102], [0, 0, 0, 1, 1]), enc([101, 9, 102], [0, 0, 0])]);
+  for (const t of [f.input_ids, f.attention_mask, f.token_type_ids]) assert.deepEqual(t.dims, [2, 5]);
+  assert.deepEqual([...f.input_ids.data], [101n, 7n, 102n, 8n, 102n, 101n, 9n, 102n, 0n, 0n]);
+  assert.deepEqual([...f.attention_mask.data], [1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, 0n, 0n]);
+  assert.deepEqual([...f.token_type_ids.data], [0n, 0n, 0n, 1n, 1n, 0n, 0n, 0n, 0n, 0n]);
+  assert.throws(() => onnxFeeds([]), /no encodings/);
+  assert.throws(() => onnxFeeds([enc([101, 102], [0])]), /encoding 0 has 2 ids but 1 token types/);
 });

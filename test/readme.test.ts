@@ -1,10 +1,10 @@
 // The README's "Use the model" and "Deploy" examples, run as written except for the stated substitutions that make
 // them fast: the API example fine-tunes random:tiny for one short epoch instead of MiniLM-L6, the serve example serves
-// a small fixture checkpoint on an ephemeral port, and the export example exports that fixture and loads it in
-// transformers.js.
+// a small fixture checkpoint on an ephemeral port, and the export examples export that fixture and load it in
+// transformers.js and onnxruntime-node.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { loadClassifier } from '../src/index.js';
@@ -26,21 +26,27 @@ function substitute(code: string, from: string, to: string): string {
   return code.replaceAll(from, to);
 }
 
-test('README API example type-checks against the package and runs', async () => {
-  let code = example('api');
-  code = substitute(code, "'minilm-l6'", "'random:tiny'");
-  code = substitute(code, "out: 'runs/mrpc-api',", `out: ${JSON.stringify(path.join(tmp, 'mrpc-api'))}, epochs: 1, maxLen: 32, threads: 1,`);
-  // inside the package, 'bertfit' resolves to itself through package.json "exports" (as it will for users)
+/**
+ * Type-checks `code` strictly against the package, as a user's .ts file, and runs it.
+ * Inside the package, 'bertfit' resolves to itself through package.json "exports" (as it will for users).
+ */
+function runTypeScript(name: string, code: string): SpawnSyncReturns<string> {
   const dir = path.join(repoRoot, 'dist', 'readme-example');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'api.ts');
+  const file = path.join(dir, `${name}.ts`);
   writeFileSync(file, code + '\n');
   const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const checked = spawnSync(process.execPath, [tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
     '--types', 'node', '--rootDir', dir, '--outDir', dir, file], { encoding: 'utf8' });
   assert.equal(checked.status, 0, checked.stdout + checked.stderr);
-  const r = spawnSync(process.execPath, [path.join(dir, 'api.js')], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
-  assert.equal(r.status, 0, r.stderr);
+  return spawnSync(process.execPath, [path.join(dir, `${name}.js`)], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
+}
+
+test('README API example type-checks against the package and runs', async () => {
+  let code = example('api');
+  code = substitute(code, "'minilm-l6'", "'random:tiny'");
+  code = substitute(code, "out: 'runs/mrpc-api',", `out: ${JSON.stringify(path.join(tmp, 'mrpc-api'))}, epochs: 1, maxLen: 32, threads: 1,`);
+  const r = runTypeScript('api', code);
   assert.match(r.stdout, /epoch 1: dev accuracy [\d.]+/);
   assert.match(r.stdout, /accuracy: [\d.]+,\n? *f1: [\d.]+,\n? *macro_f1: [\d.]+,\n? *mcc: -?[\d.]+/);
   assert.match(r.stdout, /^[01] 0\.\d+$/m);          // best.label best.score
@@ -128,4 +134,28 @@ test('README export example: bertfit export, then transformers.js answers as ber
     close(Number(score), best!.score, `${a[i]} / ${b[i]}`);
   }
   clf.dispose();
+});
+
+test('README export API example: exportModel, then onnxruntime-node on onnxFeeds gives bertfit\'s logits', async () => {
+  const model = path.join(repoRoot, 'fixtures', 'model', 'small-safetensors');
+  const out = path.join(tmp, 'mrpc-onnx-api');
+  let code = substitute(example('export-api'), "'runs/mrpc-api/checkpoint-best'", JSON.stringify(model));
+  code = substitute(code, "'runs/mrpc-onnx'", JSON.stringify(out));
+  const r = runTypeScript('export-api', code);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /^\[ (\d+), (\d+) \] Float32Array\(\d+\) \[([^\]]*)\]/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const got = m[3]!.split(',').map(Number);
+  // the same inputs through bertfit (the fixture is cased or not as its tokenizer_config says; the example's
+  // lowerCase: true must agree with what the export wrote)
+  const tokConfig = JSON.parse(readFileSync(path.join(out, 'tokenizer_config.json'), 'utf8')) as { do_lower_case: boolean };
+  assert.equal(tokConfig.do_lower_case, true);
+  const pair = /encodePair\('([^']*)', '([^']*)'/.exec(code)!, single = /encode\('([^']*)'/.exec(code)!;
+  const clf = await loadClassifier(model, { threads: 1 });
+  const want = (await clf.logits([[pair[1]!, pair[2]!], { text: single[1]! }])).flat();
+  clf.dispose();
+  assert.deepEqual([Number(m[1]), Number(m[2])], [2, want.length / 2]);
+  assert.equal(got.length, want.length);
+  got.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-4, `logit ${i}: ${x} vs ${want[i]}\n${r.stdout}`));
+  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'vocab.txt']) assert.ok(existsSync(path.join(out, f)), f);
 });

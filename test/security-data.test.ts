@@ -2,8 +2,7 @@
 // of "" used to be quadratic), label spellings that mean one number are one class (with notices), and errors still
 // name file, line and field. No timed assertions: linearity is checked by counting the characters the parser scans.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import {
@@ -12,16 +11,13 @@ import {
 import { canonicalLabel, canonicalNumber } from '../src/data/label-spelling.js';
 import { finetune, predictFile } from '../src/index.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
+import { tempDir, tempFileWriter } from './train-helpers.js';
 import { packageRoot } from '../src/util/paths.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bertfit-security-data-'));
+const dir = tempDir('bertfit-security-data-');
 after(() => rmSync(dir, { recursive: true, force: true }));
-let fileNo = 0;
-function tmp(ext: string, content: string | Buffer): string {
-  const file = path.join(dir, `f${fileNo++}.${ext}`);
-  writeFileSync(file, content);
-  return file;
-}
+/** Writes `content` to a fresh temp file with the given extension and returns its path. */
+const tmp = tempFileWriter(dir);
 
 /** Reads `file`, returning the examples and every notice. */
 function readWithNotices(file: string, options: DatasetOptions = {}): { examples: Example[]; notices: string[] } {

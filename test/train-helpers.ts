@@ -13,6 +13,16 @@ export function tempDir(prefix = 'bertfit-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A writer of numbered files in `dir`: write(ext, content) creates f<N>.<ext> there and returns its path. */
+export function tempFileWriter(dir: string): (ext: string, content: string | Buffer) => string {
+  let fileNo = 0;
+  return (ext, content) => {
+    const file = path.join(dir, `f${fileNo++}.${ext}`);
+    writeFileSync(file, content);
+    return file;
+  };
+}
+
 /** A small seeded PRNG (mulberry32) so the synthetic data is the same on every run. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
