@@ -16,7 +16,7 @@ import { loadCheckpoint } from '../src/model/checkpoint/index.js';
 import { BertClassifier } from '../src/model/bert.js';
 import { openModel } from '../src/model/open.js';
 import { native } from '../src/native/index.js';
-import { cliPath, runCli, shuffledCopyTask, tempDir, writeJsonl } from './train-helpers.js';
+import { cliPath, repoRoot, runCli, shuffledCopyTask, tempDir, writeJsonl } from './train-helpers.js';
 
 const mpirunFound = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
 const skip = !native.info().mpiCompiled ? 'the native addon was built without MPI (install libopenmpi-dev and rebuild)'
@@ -248,4 +248,34 @@ test('ranks that read different data stop the job with a message naming it; a ra
   const h = mpirun(2, [...base, '--train', train37, '--out', taken], 100_000);
   assert.notEqual(h.code, 0, explain(h));
   assert.match(h.stderr, /rank 0 of 2 \(.*\) failed: cannot replace .*settings\.json: is a directory \(EISDIR\)\nbertfit: stopping all 2 processes\n/);
+});
+
+test('README launch example: the hostfile, `bertfit launch` and the mpirun it stands for, run on this machine', { skip, timeout: 300_000 }, () => {
+  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const block = /<!-- example: launch -->\n```sh\n([\s\S]*?)\n```/.exec(readme);
+  assert.ok(block, 'README has no launch example');
+  const lines = block[1]!.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\s+#.*$/, ''));
+  assert.equal(lines.length, 3, block[1]);
+  // substitutions: this machine for node1 and node2, the synthetic task and random:tiny for MRPC and MiniLM-L6,
+  // this checkout's CLI for `bertfit` and $PWD/dist/src/cli/main.js
+  const sub = (line: string, from: string | RegExp, to: string): string => {
+    assert.ok(typeof from === 'string' ? line.includes(from) : from.test(line), `the example no longer has ${String(from)}: ${line}`);
+    return line.replace(from, to);
+  };
+  const data = `--model random:tiny --train ${train37} --dev ${devFile} --epochs 2 ${common.join(' ')}`;
+  const hostfile = sub(lines[0]!, "'node1 slots=1\\nnode2 slots=1\\n'", "'localhost slots=2\\n'");
+  const launch = sub(sub(sub(lines[1]!, /^bertfit /, `${process.execPath} ${cliPath} `), '--model minilm-l6 --task mrpc', data),
+    'runs/mrpc-dp', 'launched');
+  const direct = sub(sub(sub(lines[2]!, '$PWD/dist/src/cli/main.js', cliPath), '--model minilm-l6 --task mrpc', data), 'runs/mrpc-dp', 'direct');
+  const cwd = path.join(dir, 'readme-launch');
+  mkdirSync(cwd, { recursive: true });
+  for (const [cmd, out] of [[hostfile, ''], [launch, 'launched'], [direct, 'direct']] as const) {
+    const r = spawnSync('bash', ['-c', cmd], { cwd, encoding: 'utf8', env: mpiEnv, timeout: 240_000 });
+    const run = { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    assert.equal(r.status, 0, `${cmd}\n${explain(run)}`);
+    if (out) assert.match(r.stderr, /data parallel: 2 processes on 1 machine/, explain(run));
+  }
+  // both ways are the same job: the same losses and weights
+  assertSameLogs(path.join(cwd, 'launched'), path.join(cwd, 'direct'));
+  assertSameWeights(path.join(cwd, 'launched', 'checkpoint-last'), path.join(cwd, 'direct', 'checkpoint-last'));
 });
