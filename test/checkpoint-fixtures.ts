@@ -1,10 +1,10 @@
 // Shared by test/checkpoint*.test.ts: where the committed fixtures are and what torch wrote into them.
 // The fixtures and reference.json come from scripts/make_checkpoint_fixtures.py (torch 1.13).
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './model-helpers.js';
+import { tempDir } from './train-helpers.js';
 
 export { repoRoot };
 
@@ -28,9 +28,9 @@ export function assertSameBits(got: Float32Array, want: Float32Array, name: stri
   }
 }
 
-/** A fresh temporary directory removed by the returned cleanup function. */
-export function tempDir(prefix = 'bertfit-ckpt-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+/** A fresh temporary directory (train-helpers' tempDir) with its cleanup function, for one test. */
+export function scratchDir(prefix = 'bertfit-ckpt-'): { dir: string; cleanup: () => void } {
+  const dir = tempDir(prefix);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -9,7 +9,7 @@ import { unpickle } from '../src/model/checkpoint/pickle.js';
 import { encodeSafetensors, parseSafetensors, readSafetensors } from '../src/model/checkpoint/safetensors.js';
 import { readTorchCheckpoint } from '../src/model/checkpoint/torch.js';
 import { readZip } from '../src/model/checkpoint/zip.js';
-import { assertSameBits, fixture, reference, tempDir } from './checkpoint-fixtures.js';
+import { assertSameBits, fixture, reference, scratchDir } from './checkpoint-fixtures.js';
 
 const EVIL_MARKER = '/tmp/bertfit-evil-pickle-marker';
 
@@ -172,7 +172,7 @@ test('torch zip archives with a missing storage, corrupt bytes or a cut end are 
   assert.throws(() => readTorchCheckpoint(fixture('torch-variants', 'missing-storage.bin')),
     /missing-storage\.bin: tensor "bert\.embeddings\.LayerNorm\.weight": its storage data\/3 is missing from the archive/);
   const good = readFileSync(fixture('bert-cls', 'pytorch_model.bin'));
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const word = reference.f32.get('bert.embeddings.word_embeddings.weight')!;
     const at = good.indexOf(Buffer.from(word.buffer, word.byteOffset, 16));

@@ -10,7 +10,7 @@ import { classifyName, expectedTensors } from '../src/model/checkpoint/names.js'
 import { encodeSafetensors, readSafetensors, type TensorToWrite } from '../src/model/checkpoint/safetensors.js';
 import { saveCheckpoint } from '../src/model/checkpoint/save.js';
 import { recoverReplacedDir, replaceDirAtomic, writeFileAtomic, writeFileDurable } from '../src/util/atomic.js';
-import { assertSameBits, copyFixture, fixture, reference, tempDir } from './checkpoint-fixtures.js';
+import { assertSameBits, copyFixture, fixture, reference, scratchDir } from './checkpoint-fixtures.js';
 
 function assertTensors(ck: LoadedCheckpoint, want: Map<string, Float32Array>, skip: string[] = []): void {
   const names = [...want.keys()].filter((n) => !skip.includes(n));
@@ -61,7 +61,7 @@ test('loadCheckpoint prefers model.safetensors, skips buffers, and reads casing 
 });
 
 test('loadCheckpoint reads pytorch_model.bin when it is the only weight file, with identical values', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const ck = loadCheckpoint(copyFixture('bert-cls', path.join(dir, 'pt'), ['model.safetensors']));
     assert.equal(ck.format, 'pytorch');
@@ -73,7 +73,7 @@ test('loadCheckpoint reads pytorch_model.bin when it is the only weight file, wi
 
 test('loadCheckpoint converts float16/bfloat16 checkpoints in either format', () => {
   assertTensors(loadCheckpoint(fixture('half')), reference.half);
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     assertTensors(loadCheckpoint(copyFixture('half', path.join(dir, 'pt'), ['model.safetensors'])), reference.half);
   } finally {
@@ -110,7 +110,7 @@ test('loadCheckpoint refuses the os.system pickle before anything runs', () => {
 });
 
 test('a wrong shape, a missing tensor, an extra layer or a duplicate name is an error naming tensor and file', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const swap = (name: string) => (ts: TensorToWrite[]) => ts.map((t) => t.name === name ? { ...t, shape: [t.shape[1], t.shape[0]] } : t);
     const d1 = dirWithTensors(dir, 'shape', swap('bert.encoder.layer.1.intermediate.dense.weight'));
@@ -131,7 +131,7 @@ test('a wrong shape, a missing tensor, an extra layer or a duplicate name is an 
 });
 
 test('a missing pooler is reported whole in missingHeads, even when only part of it is absent', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const d = dirWithTensors(dir, 'nopool', (ts) => ts.filter((t) => t.name !== 'bert.pooler.dense.weight'));
     const ck = loadCheckpoint(d);
@@ -145,7 +145,7 @@ test('a missing pooler is reported whole in missingHeads, even when only part of
 });
 
 test('missing files and directories are named', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     assert.throws(() => loadCheckpoint(path.join(dir, 'nope')), /checkpoint directory .*nope does not exist/);
     const noWeights = copyFixture('bert-cls', path.join(dir, 'a'), ['model.safetensors', 'pytorch_model.bin']);
@@ -163,7 +163,7 @@ test('missing files and directories are named', () => {
 });
 
 test('casing: tokenizer_config.json wins, then the directory name, then the vocabulary', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const cased = copyFixture('bert-cls', path.join(dir, 'plain'));
     writeFileSync(path.join(cased, 'tokenizer_config.json'), '{"do_lower_case": false}');
@@ -187,7 +187,7 @@ test('casing: tokenizer_config.json wins, then the directory name, then the voca
 });
 
 test('save -> load round trip is bit-identical and writes a transformers-style directory', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const src = loadCheckpoint(fixture('bert-cls'));
     const out = path.join(dir, 'out');
@@ -227,7 +227,7 @@ test('save -> load round trip is bit-identical and writes a transformers-style d
 });
 
 test('saveCheckpoint refuses an incomplete or inconsistent model without touching the directory', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const src = loadCheckpoint(fixture('bert-cls'));
     const tensors = [...src.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
@@ -253,7 +253,7 @@ test('saveCheckpoint refuses an incomplete or inconsistent model without touchin
 });
 
 test('atomic writes: a failing fill leaves the old directory, and files are replaced whole', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const d = path.join(dir, 'ck');
     replaceDirAtomic(d, (tmp) => writeFileDurable(path.join(tmp, 'a'), 'one'));
@@ -279,7 +279,7 @@ test('atomic writes: a failing fill leaves the old directory, and files are repl
 });
 
 test('a saved config.json keeps extra fields but pins the architecture and float32 dtype', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const src = loadCheckpoint(fixture('bare-uncased'));
     const config = { ...src.config, extra: { ...src.config.extra, architectures: ['BertModel'], torch_dtype: 'float16' } };
@@ -297,7 +297,7 @@ test('a saved config.json keeps extra fields but pins the architecture and float
 });
 
 test('a save interrupted between its two renames is recovered on the next load or save, nothing lost', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     // The crash left the old checkpoint as ck.old-<pid> and the complete new one as ck.tmp-<pid>: the new one wins.
     const ck = path.join(dir, 'ck');

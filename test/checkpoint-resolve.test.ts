@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/model/checkpoint/load.js';
 import { resolveModel } from '../src/model/checkpoint/resolve.js';
-import { assertSameBits, copyFixture, fixture, reference, tempDir } from './checkpoint-fixtures.js';
+import { assertSameBits, copyFixture, fixture, reference, scratchDir } from './checkpoint-fixtures.js';
 
 /** Runs `fn` with env vars set (undefined deletes), restoring them afterwards. */
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
@@ -47,7 +47,7 @@ test('an existing directory resolves to itself; a missing path or a file is name
 });
 
 test('registry models that are not pulled say how to pull them (and never hit the network)', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     await withEnv({ BERTFIT_CACHE: dir, HF_ENDPOINT: await deadEndpoint() }, async () => {
       for (const spec of ['minilm-l6', 'sentence-transformers/all-MiniLM-L6-v2']) {
@@ -60,7 +60,7 @@ test('registry models that are not pulled say how to pull them (and never hit th
 });
 
 test('a cached Hugging Face id is served from $BERTFIT_CACHE/hub without any download', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     copyFixture('bert-cls', path.join(dir, 'hub', 'some-org', 'tiny-bert'));
     await withEnv({ BERTFIT_CACHE: dir, HF_ENDPOINT: await deadEndpoint() }, async () => {
@@ -72,7 +72,7 @@ test('a cached Hugging Face id is served from $BERTFIT_CACHE/hub without any dow
 });
 
 test('offline: one clear error naming the id, the host and the cache path; nothing is left in the cache', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     await withEnv({ BERTFIT_CACHE: dir, HF_ENDPOINT: await deadEndpoint() }, async () => {
       const where = path.join(dir, 'hub', 'bert-base-uncased');
@@ -98,7 +98,7 @@ test('offline: one clear error naming the id, the host and the cache path; nothi
 });
 
 test('download from the hub: files land atomically in the cache, pytorch_model.bin is the fallback, then the cache is used', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(req.url!);
@@ -140,7 +140,7 @@ test('download from the hub: files land atomically in the cache, pytorch_model.b
 });
 
 test('a server that stops sending is given up after the timeout', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-length': 1000 });
     res.write('x'); // ... and never the rest

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/model/checkpoint/load.js';
 import { saveCheckpoint } from '../src/model/checkpoint/save.js';
-import { fixture, repoRoot, tempDir } from './checkpoint-fixtures.js';
+import { fixture, repoRoot, scratchDir } from './checkpoint-fixtures.js';
 
 const python = path.join(repoRoot, '.venv-hf', 'bin', 'python');
 
@@ -29,7 +29,7 @@ print(json.dumps({"labels": model.config.id2label, "lower": tok.do_lower_case, "
 `;
 
 test('transformers loads a saved checkpoint with every weight, the labels and the casing', { skip: !existsSync(python) && 'no .venv-hf (bash scripts/hf_venv.sh)' }, () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const src = loadCheckpoint(fixture('bert-cls'));
     const out = path.join(dir, 'saved');

@@ -17,7 +17,7 @@ import { ZIP_LIMITS, readZip } from '../src/model/checkpoint/zip.js';
 import { CONFIG_LIMITS, ConfigError, NAMED_SHAPES, namedConfig, parameterCount, parseConfig, parseConfigJson } from '../src/model/config.js';
 import { DataError } from '../src/data/errors.js';
 import { MAX_VOCAB_TOKENS, parseVocab } from '../src/tokenizer/vocab.js';
-import { tempDir } from './checkpoint-fixtures.js';
+import { scratchDir } from './checkpoint-fixtures.js';
 import { P, TINY_CONFIG, statePickle, tinyTensors, torchZip, writeTinyCheckpoint, zipArchive } from './fuzz/build.js';
 import { repoRoot } from './model-helpers.js';
 
@@ -53,7 +53,7 @@ const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 test('a 256 KB pickle with a huge LONG4 integer is refused in well under a second, naming the file', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     for (const size of [256 << 10, 1 << 20]) {
       const pkl = Buffer.concat([P.proto(2), P.long4(Buffer.alloc(size, 0xff)), P.stop]);
@@ -96,7 +96,7 @@ test('the deflate bomb helper really inflates to what it says', () => {
 });
 
 test('zip bombs in pytorch_model.bin are refused before they are inflated, with RSS growth under 100 MB', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const stream = zeroBomb(1000); // ~1 MB compressed, 1000 MiB of zeros
     assert.ok(stream.length < 1.2e6, `bomb is ${stream.length} bytes`);
@@ -158,7 +158,7 @@ test('zip directories with malformed extra fields or impossible sizes give Check
 });
 
 test('deep and cyclic pickles give CheckpointError naming the file, never a RangeError or TypeError', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const n = 100_000;
     const deep = Buffer.concat([Buffer.alloc(n, 0x5d), Buffer.alloc(n - 1, 0x61)]); // n nested lists
@@ -226,7 +226,7 @@ test('a pickle calling os.system (or eval, subprocess) is still refused by name'
 });
 
 test('loading refuses NaN and infinite weights, naming the file, the tensor and the counts (both formats)', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     for (const weights of ['safetensors', 'bin'] as const) {
       const d = path.join(dir, `nan-${weights}`);
@@ -298,7 +298,7 @@ test('the memory check follows BERTFIT_MEMORY_LIMIT, and real model sizes pass',
 });
 
 test('predict and eval on such a config exit 1 with the message, not a V8 abort (134)', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const data = path.join(dir, 'd.jsonl');
     writeFileSync(data, '{"text_a": "the cat", "label": "LABEL_0"}\n');
@@ -320,7 +320,7 @@ test('predict and eval on such a config exit 1 with the message, not a V8 abort 
 });
 
 test('weights far bigger than config.json allows are refused before they are read', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     writeTinyCheckpoint(dir);
     const file = path.join(dir, 'model.safetensors');
@@ -332,7 +332,7 @@ test('weights far bigger than config.json allows are refused before they are rea
 });
 
 test('oversized config.json, tokenizer_config.json and vocab.txt are refused before they are read', () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = scratchDir();
   try {
     const cases: Array<[string, number, RegExp, new (...a: never[]) => Error]> = [
       ['config.json', 20 << 20, /: cannot read config: 20971520 bytes is more than the 16777216 a config\.json can need/, ConfigError],
