@@ -9,7 +9,9 @@
 // <out>/hf/<task>-<setting>-s<seed>.json) and is reused when present, so the table can be built from runs made at
 // different times (or interrupted and continued).
 // Usage: node dist/bench/glue.js [--tasks cola,stsb,wnli] [--seeds 1,2,3] [--best "lr=5e-5,epochs=5"] [--with-hf]
-//                                [--dtype bf16] [--threads 2] [--out runs/glue]
+//                                [--dtype bf16] [--threads 2] [--out runs/glue] [--section glue-minilm]
+// --section: the bench/RESULTS.md section the table replaces (another name keeps, e.g., a many-seed table of one task
+// beside the main one).
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,7 @@ const { values: o } = parseArgs({ options: {
   tasks: { type: 'string', default: 'cola,stsb,wnli' }, seeds: { type: 'string', default: '1,2,3' },
   best: { type: 'string' }, 'with-hf': { type: 'boolean', default: false }, dtype: { type: 'string', default: 'bf16' },
   threads: { type: 'string', default: '2' }, out: { type: 'string', default: 'runs/glue' },
+  section: { type: 'string', default: 'glue-minilm' },
 } });
 const out = path.resolve(o.out!);
 const tasks = o.tasks!.split(',');
@@ -90,6 +93,10 @@ async function trivial(task: string, metric: string): Promise<number> {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Sample variance (n - 1); 0 for one value. */
+const variance = (xs: number[]) => xs.length < 2 ? 0 : xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1);
+/** Standard error of the difference of two means (Welch): how far apart seed noise alone puts them. */
+const diffStdErr = (a: number[], b: number[]) => Math.sqrt(variance(a) / a.length + variance(b) / b.length);
 const fmt = (x: number, metric: string) => (metric === 'accuracy' ? (100 * x).toFixed(2) : x.toFixed(4));
 const rows: string[] = [];
 const notes: string[] = [];
@@ -108,12 +115,15 @@ for (const task of tasks) {
     const hm = hfDone ? mean(hfDone.map((r) => r.main)) : NaN;
     const diff = hfDone ? (metric === 'accuracy' ? 100 * (bm - hm) : bm - hm) : NaN;
     const written = Object.entries(settings[setting]!).map(([k, v]) => `${k}=${v}`).join(',');
+    const scale = metric === 'accuracy' ? 100 : 1, digits = metric === 'accuracy' ? 2 : 4;
+    const sd = (xs: Result[]) => xs.length < 2 ? '-' : (scale * Math.sqrt(variance(xs.map((r) => r.main)))).toFixed(digits);
+    const se = hfDone && b.length > 1 && hfDone.length > 1 ? scale * diffStdErr(b.map((r) => r.main), hfDone.map((r) => r.main)) : NaN;
     rows.push(`| ${spec.glueName} | ${setting} (${written}) | ${metric} | ` +
-      `**${fmt(bm, metric)}** (${b.map((r) => fmt(r.main, metric)).join(' / ')})` +
+      `**${fmt(bm, metric)}** ± ${sd(b)} (${b.map((r) => fmt(r.main, metric)).join(' / ')})` +
       (second ? `; ${second} ${fmt(mean(b.map((r) => r.second!)), second)}` : '') + ` | ` +
-      (hfDone ? `**${fmt(hm, metric)}** (${hfDone.map((r) => fmt(r.main, metric)).join(' / ')}${hfDone.length < seeds.length ? `; ${hfDone.length} of ${seeds.length} seeds` : ''})` +
+      (hfDone ? `**${fmt(hm, metric)}** ± ${sd(hfDone)} (${hfDone.map((r) => fmt(r.main, metric)).join(' / ')}${hfDone.length < seeds.length ? `; ${hfDone.length} of ${seeds.length} seeds` : ''})` +
         (second ? `; ${second} ${fmt(mean(hfDone.map((r) => r.second!)), second)}` : '') : 'not run') + ` | ` +
-      `${hfDone ? `${diff >= 0 ? '+' : ''}${diff.toFixed(metric === 'accuracy' ? 2 : 4)}` : '-'} | ${fmt(base, metric)} | ` +
+      `${hfDone ? `${diff >= 0 ? '+' : ''}${diff.toFixed(digits)}${Number.isFinite(se) ? ` ± ${se.toFixed(digits)}` : ''}` : '-'} | ${fmt(base, metric)} | ` +
       `${mean(b.map((r) => r.wall)).toFixed(0)} s${hfDone ? ` / ${mean(hfDone.map((r) => r.wall)).toFixed(0)} s` : ''} |`);
     if (bm <= base) notes.push(`${spec.glueName} ${setting}: bertfit's mean ${fmt(bm, metric)} does not beat the trivial baseline ${fmt(base, metric)}.`);
   }
@@ -123,12 +133,16 @@ const table = [
   '',
   `MiniLM-L6 (\`bertfit pull minilm-l6\`) on GLUE dev sets, ${o.dtype}, ${o.threads} threads, seeds ${seeds.join(', ')}; bertfit ` +
   `\`finetune --task T --seed S --dtype ${o.dtype}\` vs transformers (\`scripts/hf_finetune_glue.py\`, same files, tokenizer and recipe). ` +
-  `Command: \`npm run bench:glue -- --tasks ${tasks.join(',')} --seeds ${seeds.join(',')}${o.best ? ` --best "${o.best}"` : ''} --with-hf\`. ` + machineLine(),
+  `Command: \`npm run bench:glue -- --tasks ${tasks.join(',')} --seeds ${seeds.join(',')}${o.best ? ` --best "${o.best}"` : ''} --with-hf` +
+  `${o.section !== 'glue-minilm' ? ` --section ${o.section}` : ''}\`. ` + machineLine(),
   '',
-  '| task | setting | metric | bertfit mean (per seed) | transformers mean (per seed) | bertfit − transformers | trivial baseline | wall per run (bertfit / transformers) |',
+  'Means ± the standard deviation over seeds; the difference ± its standard error (Welch: sqrt(sd₁²/n₁ + sd₂²/n₂)), ' +
+  'the spread that seed noise alone gives it.',
+  '',
+  '| task | setting | metric | bertfit mean ± sd (per seed) | transformers mean ± sd (per seed) | bertfit − transformers ± SE | trivial baseline | wall per run (bertfit / transformers) |',
   '|---|---|---|---|---|---|---|---|',
   ...rows,
   ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
 ].join('\n');
 console.log(table);
-updateResults('glue-minilm', table);
+updateResults(o.section!, table);
