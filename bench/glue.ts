@@ -9,9 +9,9 @@
 // <out>/hf/<task>-<setting>-s<seed>.json) and is reused when present, so the table can be built from runs made at
 // different times (or interrupted and continued).
 // Usage: node dist/bench/glue.js [--tasks cola,stsb,wnli] [--seeds 1,2,3] [--best "lr=5e-5,epochs=5"] [--with-hf]
-//                                [--dtype bf16] [--threads 2] [--out runs/glue] [--section glue-minilm]
+//                                [--dtype bf16] [--threads 2] [--out runs/glue] [--section glue-minilm] [--settings base,best]
 // --section: the bench/RESULTS.md section the table replaces (another name keeps, e.g., a many-seed table of one task
-// beside the main one).
+// beside the main one). --settings: run and tabulate only these of base and best (default: both, best with --best).
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +24,7 @@ const { values: o } = parseArgs({ options: {
   tasks: { type: 'string', default: 'cola,stsb,wnli' }, seeds: { type: 'string', default: '1,2,3' },
   best: { type: 'string' }, 'with-hf': { type: 'boolean', default: false }, dtype: { type: 'string', default: 'bf16' },
   threads: { type: 'string', default: '2' }, out: { type: 'string', default: 'runs/glue' },
-  section: { type: 'string', default: 'glue-minilm' },
+  section: { type: 'string', default: 'glue-minilm' }, settings: { type: 'string' },
 } });
 const out = path.resolve(o.out!);
 const tasks = o.tasks!.split(',');
@@ -42,6 +42,11 @@ if (o.best) {
     if (!k || v === undefined || !Number.isFinite(Number(v))) throw new Error(`--best: expected key=number pairs, got "${kv}"`);
     return [k.trim(), Number(v)];
   }));
+}
+if (o.settings) {
+  const keep = o.settings.split(',');
+  for (const k of keep) if (!(k in settings)) throw new Error(`--settings: unknown setting "${k}" (have ${Object.keys(settings).join(', ')}; best needs --best)`);
+  for (const k of Object.keys(settings)) if (!keep.includes(k)) delete settings[k];
 }
 const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -134,7 +139,7 @@ const table = [
   `MiniLM-L6 (\`bertfit pull minilm-l6\`) on GLUE dev sets, ${o.dtype}, ${o.threads} threads, seeds ${seeds.join(', ')}; bertfit ` +
   `\`finetune --task T --seed S --dtype ${o.dtype}\` vs transformers (\`scripts/hf_finetune_glue.py\`, same files, tokenizer and recipe). ` +
   `Command: \`npm run bench:glue -- --tasks ${tasks.join(',')} --seeds ${seeds.join(',')}${o.best ? ` --best "${o.best}"` : ''} --with-hf` +
-  `${o.section !== 'glue-minilm' ? ` --section ${o.section}` : ''}\`. ` + machineLine(),
+  `${o.settings ? ` --settings ${o.settings}` : ''}${o.section !== 'glue-minilm' ? ` --section ${o.section}` : ''}\`. ` + machineLine(),
   '',
   'Means ± the standard deviation over seeds; the difference ± its standard error (Welch: sqrt(sd₁²/n₁ + sd₂²/n₂)), ' +
   'the spread that seed noise alone gives it.',
