@@ -134,7 +134,8 @@ for (const task of tasks) {
   }
 }
 const table = [
-  '### GLUE tasks, MiniLM-L6, bertfit vs transformers (`npm run bench:glue`)',
+  o.section === 'glue-minilm' ? '### GLUE tasks, MiniLM-L6, bertfit vs transformers (`npm run bench:glue`)'
+    : `### ${tasks.map((t) => taskSpec(t).glueName).join(', ')} over ${seeds.length} seeds, MiniLM-L6, bertfit vs transformers (\`npm run bench:glue\`)`,
   '',
   `MiniLM-L6 (\`bertfit pull minilm-l6\`) on GLUE dev sets, ${o.dtype}, ${o.threads} threads, seeds ${seeds.join(', ')}; bertfit ` +
   `\`finetune --task T --seed S --dtype ${o.dtype}\` vs transformers (\`scripts/hf_finetune_glue.py\`, same files, tokenizer and recipe). ` +
