@@ -2,23 +2,18 @@
 // started several processes, or this process alone. Training code calls the same methods either way; alone, every
 // collective is the identity.
 import { native } from '../native/index.js';
+import type { MpiWorld } from '../native/api.js';
 import { DistributedError } from './errors.js';
 import { type Launch, launchedWorld } from './launch.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
-/** A group of processes that run the same program in lockstep (every collective is called by all, in order). */
-export interface Comm {
-  /** 0 .. size-1; rank 0 logs and writes the outputs */
-  readonly rank: number;
-  readonly size: number;
-  /** this process's index among the group's processes on its machine, and their number there */
-  readonly localRank: number;
-  readonly localSize: number;
-  /** host name of this process */
-  readonly host: string;
-  /** the MPI library ('' alone) */
-  readonly library: string;
+/**
+ * A group of processes that run the same program in lockstep (every collective is called by all, in order).
+ * Where this process sits in it is MpiWorld's fields: rank 0 .. size-1 (rank 0 logs and writes the outputs), its
+ * localRank / localSize on its machine, its host, and the MPI library ('' alone).
+ */
+export interface Comm extends Readonly<MpiWorld> {
   /** Copies root's bytes of buf into buf on every rank (same byte length everywhere). */
   broadcast(buf: ArrayBufferView, root: number): void;
   /** buf = op over the ranks' bufs, element-wise, in place. */
@@ -38,27 +33,18 @@ export const LOCAL: Comm = {
 };
 
 /** MPI_COMM_WORLD through the addon (native/mpi_api.cc). */
-class MpiComm implements Comm {
-  readonly rank: number;
-  readonly size: number;
-  readonly localRank: number;
-  readonly localSize: number;
-  readonly host: string;
-  readonly library: string;
-
-  constructor() {
-    const w = native.mpiInit();
-    this.rank = w.rank; this.size = w.size; this.localRank = w.localRank; this.localSize = w.localSize;
-    this.host = w.host; this.library = w.library;
-    // Every rank must finalise (Open MPI reports a rank that exits without it as a failure of the job); a rank that
-    // fails mid-run calls abort instead, which never gets here.
-    process.once('exit', () => native.mpiFinalize());
-  }
-
-  broadcast(buf: ArrayBufferView, root: number): void { native.mpiBroadcast(buf, root); }
-  allreduce(buf: Float32Array | Float64Array, op: ReduceOp): void { native.mpiAllreduce(buf, op); }
-  barrier(): void { native.mpiBarrier(); }
-  abort(code: number): never { return native.mpiAbort(code); }
+function mpiComm(): Comm {
+  const here = native.mpiInit();
+  // Every rank must finalise (Open MPI reports a rank that exits without it as a failure of the job); a rank that
+  // fails mid-run calls abort instead, which never gets here.
+  process.once('exit', () => native.mpiFinalize());
+  return {
+    ...here,
+    broadcast: (buf, root) => native.mpiBroadcast(buf, root),
+    allreduce: (buf, op) => native.mpiAllreduce(buf, op),
+    barrier: () => native.mpiBarrier(),
+    abort: (code) => native.mpiAbort(code),
+  };
 }
 
 /**
@@ -91,6 +77,6 @@ export function worldComm(): Comm {
   if (world) return world;
   const launch = launchedWorld();
   checkLaunch(launch, native.info().mpiCompiled);
-  world = launch && launch.size > 1 ? new MpiComm() : LOCAL;
+  world = launch && launch.size > 1 ? mpiComm() : LOCAL;
   return world;
 }
