@@ -406,10 +406,8 @@ async function finetuneLocked(o: FinetuneOptions, prep: Preparation, releaseLock
   // MPI starts here, after each rank's own preparation: a rank that fails above exits with its own message and
   // mpirun ends the job; from here on a failure must stop every rank (abortJob), which may wait in a collective.
   const comm = worldComm();
-  const prepared: Prepared = {
-    o, s, recipe, modelSpec, out, root, progress, skipped: prep.skipped, splits, opened, smallModel, train, dev, test,
-    replicaCheckEvery: prep.replicaCheckEvery,
-  };
+  const { settings: _unresolved, ...shared } = prep;
+  const prepared: Prepared = { ...shared, o, s, opened, smallModel, train, dev, test };
   try {
     return await trainAndReport(prepared, comm);
   } catch (e) {
@@ -422,23 +420,15 @@ async function finetuneLocked(o: FinetuneOptions, prep: Preparation, releaseLock
 }
 
 /** Everything finetune() prepared on this rank before MPI started. */
-interface Prepared {
+interface Prepared extends Omit<Preparation, 'settings'> {
   o: FinetuneOptions;
+  /** the settings resolved for the opened model (Preparation's, with the small-model default applied) */
   s: TrainSettings;
-  recipe: string;
-  modelSpec: string;
-  out: string;
-  /** rank 0 (or alone): prints and writes the outputs */
-  root: boolean;
-  progress: ProgressSink;
-  skipped: FinetuneResult['skipped'];
-  splits: Splits;
   opened: Awaited<ReturnType<typeof openModel>>;
   smallModel: boolean;
   train: EncodedExample[];
   dev: EncodedExample[] | null;
   test: EncodedExample[] | null;
-  replicaCheckEvery: number;
 }
 
 /** finetune() from the training loop on: trains (data parallel with comm), evaluates, writes the outputs. */

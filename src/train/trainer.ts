@@ -386,7 +386,7 @@ export class Trainer {
         }
         // data parallel: skip or stop together. The loss and gradient checked are the same on every rank already;
         // agreeing on the verdict as well means no rank can update while another skips (which would fork the replicas).
-        if (dp.active && dp.anyRank(bad !== null) && bad === null) {
+        if (dp.anyRank(bad !== null) && bad === null) {
           bad = `the gradient norm is not finite on another rank (epoch ${epoch + 1}, batches ${b + 1}-${end}/${nBatches})`;
         }
         const lr = learningRate(st.step, sched);
@@ -411,7 +411,7 @@ export class Trainer {
           this.updating = false;
           // data parallel: the replicas hold the same weights; the verdict is agreed all the same (all stop or none)
           const finite = allFinite(this.model.params);
-          if (dp.active ? dp.anyRank(!finite) : !finite) {
+          if (dp.anyRank(!finite)) {
             this.poisoned = true;
             const count = formatCount(countNonFinite(this.model.params));
             const eps32 = Math.fround(s.adamEps);
