@@ -65,6 +65,8 @@ export { CheckpointError } from './model/checkpoint/index.js';
 export { OptionError, UsageError } from './errors.js';
 // data-parallel training (finetune() under mpirun): a launch or the ranks disagreeing
 export { DistributedError } from './parallel/errors.js';
+// `bertfit launch`: run finetune on N processes / machines through Open MPI's mpirun, with a graceful stop
+export { launchJob, mpirunArgs, type LaunchOptions, type LaunchedJob, type MpirunOptions } from './parallel/mpirun.js';
 // runtime failures with their own types: NaN/Inf (naming the step or the input), another run holding the output
 // directory, a filesystem error (naming the path), a shape that does not fit in memory, a damaged trainer_state.json
 export { NonFiniteError } from './train/nonfinite.js';

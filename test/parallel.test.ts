@@ -4,6 +4,7 @@
 // thing under mpirun.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { collate, sliceBatch } from '../src/data/collate.js';
 import { encodeDataset } from '../src/data/encode.js';
@@ -15,7 +16,8 @@ import { checkLaunch } from '../src/parallel/comm.js';
 import { DataParallel } from '../src/parallel/data-parallel.js';
 import { DistributedError } from '../src/parallel/errors.js';
 import { launchedWorld } from '../src/parallel/launch.js';
-import { mpirunArgs } from '../src/parallel/mpirun.js';
+import { launchJob, mpirunArgs } from '../src/parallel/mpirun.js';
+import { UsageError } from '../src/errors.js';
 import { ownsBatch, shardRows } from '../src/parallel/shard.js';
 import { fingerprint, sameOnEveryRank } from '../src/parallel/agree.js';
 import { shuffledCopyTask, tempDir, writeJsonl } from './train-helpers.js';
@@ -144,4 +146,23 @@ test('launch: the mpirun command line', () => {
     '-x', 'BERTFIT_THREADS', '-x', 'HF_HOME', '-x', 'OMP_WAIT_POLICY', '--mca', 'btl', 'self,tcp',
     '/usr/bin/node', '/opt/bertfit/dist/src/cli/main.js', 'finetune', '--task', 'mrpc']);
   assert.throws(() => mpirunArgs({ processes: 0 }, 'node', 'cli', []), RangeError);
+});
+
+test('launchJob: runs finetune only; a missing mpirun is a usage error naming it; stop() sends SIGUSR2, then SIGTERM', async () => {
+  assert.throws(() => launchJob({ processes: 2, command: ['predict'] }), (e: unknown) => e instanceof UsageError && /launch runs `finetune`.*"predict"/.test(e.message));
+  const missing = launchJob({ processes: 2, command: ['finetune'], mpirun: '/nonexistent/mpirun' });
+  await assert.rejects(missing.exited, (e: unknown) => e instanceof UsageError && /\/nonexistent\/mpirun was not found/.test(e.message));
+  // a stand-in mpirun that records the signals it gets, and exits after the second
+  const dir = tempDir('bertfit-launch-');
+  const fake = path.join(dir, 'mpirun');
+  writeFileSync(fake, '#!/bin/bash\nn=0\ntrap \'echo USR2 >> "$0.log"; n=$((n+1))\' USR2\ntrap \'echo TERM >> "$0.log"; exit 7\' TERM\n' +
+    'touch "$0.ready"\nwhile true; do sleep 0.05; done\n', { mode: 0o755 });
+  const job = launchJob({ processes: 2, command: ['finetune'], mpirun: fake });
+  while (!existsSync(fake + '.ready')) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(job.stop(), 'SIGUSR2');
+  while (!existsSync(fake + '.log')) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(job.stop(), 'SIGTERM');
+  assert.equal(await job.exited, 7);
+  assert.deepEqual(readFileSync(fake + '.log', 'utf8').trim().split('\n'), ['USR2', 'TERM']);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -5,10 +5,8 @@
 // its own process group and turns the first Ctrl-C into SIGUSR2, which mpirun forwards to every process and each
 // treats as "stop after this step" (they agree on the step, rank 0 saves checkpoint-last, all exit 130). A second
 // Ctrl-C sends mpirun SIGTERM (mpirun then kills the job).
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { mpirunArgs } from '../../parallel/mpirun.js';
+import { launchJob, type LaunchedJob } from '../../parallel/mpirun.js';
 import { UsageError } from '../../errors.js';
 import { numberFlag } from '../data-options.js';
 
@@ -21,8 +19,6 @@ interface LaunchFlags {
   mpirunArg: string[];
   mpirun: string;
 }
-
-const cliPath = fileURLToPath(new URL('../main.js', import.meta.url));
 
 export function register(program: Command): void {
   program
@@ -40,44 +36,29 @@ export function register(program: Command): void {
     .argument('<command...>', 'the bertfit command to run on every process, with its flags: finetune ...')
     .passThroughOptions()
     .action(async (command: string[], f: LaunchFlags) => {
-      if (command[0] !== 'finetune') {
-        throw new UsageError(`launch runs \`finetune\` (the data-parallel command), got ${JSON.stringify(command[0])}`);
-      }
       const np = numberFlag('np', f.np)!;
       if (!(Number.isInteger(np) && np >= 1)) throw new UsageError(`--np must be a positive integer, got "${f.np}"`);
-      const args = mpirunArgs({
-        processes: np, hostfile: f.hostfile, hosts: f.host, oversubscribe: f.oversubscribe, allowRunAsRoot: f.allowRunAsRoot, extra: f.mpirunArg,
-      }, process.execPath, cliPath, command);
-      process.exitCode = await runMpirun(f.mpirun, args);
+      const job = launchJob({
+        processes: np, hostfile: f.hostfile, hosts: f.host, oversubscribe: f.oversubscribe, allowRunAsRoot: f.allowRunAsRoot,
+        extra: f.mpirunArg, mpirun: f.mpirun, command,
+      });
+      process.exitCode = await relayStops(job);
     });
 }
 
-/** Runs mpirun in its own process group, relaying Ctrl-C / SIGTERM as described above; resolves to its exit status. */
-function runMpirun(mpirun: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(mpirun, args, { stdio: 'inherit', detached: true });
-    let stops = 0;
-    const relay = () => {
-      stops++;
-      if (stops === 1) {
-        process.stderr.write('bertfit launch: stopping every process after its current step (checkpoint-last is saved); Ctrl-C again to kill the job\n');
-        child.kill('SIGUSR2');
-      } else {
-        child.kill('SIGTERM');
-      }
-    };
-    process.on('SIGINT', relay);
-    process.on('SIGTERM', relay);
-    const done = () => { process.off('SIGINT', relay); process.off('SIGTERM', relay); };
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      done();
-      reject(e.code === 'ENOENT'
-        ? new UsageError(`${mpirun} was not found: install Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev) or give --mpirun`)
-        : e);
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1));
-    });
-  });
+/** Relays Ctrl-C / SIGTERM to the job as described above until mpirun exits; resolves to its exit status. */
+async function relayStops(job: LaunchedJob): Promise<number> {
+  const relay = () => {
+    if (job.stop() === 'SIGUSR2') {
+      process.stderr.write('bertfit launch: stopping every process after its current step (checkpoint-last is saved); Ctrl-C again to kill the job\n');
+    }
+  };
+  process.on('SIGINT', relay);
+  process.on('SIGTERM', relay);
+  try {
+    return await job.exited;
+  } finally {
+    process.off('SIGINT', relay);
+    process.off('SIGTERM', relay);
+  }
 }
