@@ -4,7 +4,7 @@
     # gyp turns the command's "1" into the integer 1, so conditions must compare with 1, not '1'.
     "has_dnnl%": "<!(node scripts/detect-dnnl.cjs)",
     # 1 when an MPI library with its headers is found (Debian libopenmpi-dev) and BERTFIT_NO_MPI is unset: the
-    # data-parallel bindings of native/mpi.cc are then compiled in (without it they throw "built without MPI").
+    # data-parallel bindings of native/mpi_api.cc are then compiled in (without it they throw "built without MPI").
     "has_mpi%": "<!(node scripts/detect-mpi.cjs)"
   },
   "targets": [

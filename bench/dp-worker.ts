@@ -14,6 +14,7 @@ import { native } from '../src/native/index.js';
 import { worldComm } from '../src/parallel/comm.js';
 import { DataParallel } from '../src/parallel/data-parallel.js';
 import { Adam } from '../src/train/optimizer.js';
+import { median } from '../src/util/median.js';
 
 const { values: o } = parseArgs({ options: {
   model: { type: 'string', default: 'minilm-l6' }, batch: { type: 'string', default: '32' }, seq: { type: 'string', default: '128' },
@@ -32,7 +33,6 @@ const { start, end } = dp.rows(B);
 const shard = dp.active ? sliceBatch(batch, start, end) : batch;
 const adam = new Adam(model.params, model.grads, model.tensors, { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 });
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const phases = { forward: [] as number[], backward: [] as number[], wait: [] as number[], allreduce: [] as number[], optimizer: [] as number[], step: [] as number[] };
 for (let i = 0; i < warmup + steps; i++) {
   const t0 = performance.now();

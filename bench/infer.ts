@@ -32,6 +32,7 @@ import { exportModel } from '../src/api/export.js';
 import type { Encoding } from '../src/tokenizer/pair.js';
 import { machineLine, updateResults } from './common.js';
 import { ortInputs } from './ort-run.js';
+import { median } from '../src/util/median.js';
 
 const { values: o } = parseArgs({ options: {
   threads: { type: 'string', default: '2' }, reps: { type: 'string', default: '2' }, warmup: { type: 'string', default: '1' },
@@ -67,12 +68,6 @@ const shapes = o.shapes!.split(',').map((s) => {
   return { B: posInt('shapes', m[1]!), S: posInt('shapes', m[2]!) };
 });
 for (const { S } of shapes) if (S < 4) fail('--shapes: sequences need at least 4 tokens ([CLS] a [SEP] b [SEP])');
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** B sequence pairs of exactly S tokens: [CLS] a [SEP] b [SEP] with random non-special ids, a and b of equal length. */
 function encodings(B: number, S: number, vocabSize: number, cls: number, sep: number): Encoding[] {

@@ -10,6 +10,7 @@ import type { Batch } from '../data/types.js';
 import { OptionError } from '../errors.js';
 import { cpuPeakGflops } from '../util/cpu-peak.js';
 import { DTYPES, type Dtype, applyThreads, checkChoice, checkNumber, isNonNegativeInt, isPositiveInt } from './options.js';
+import { median } from '../util/median.js';
 
 export interface BenchOptions {
   /** a checkpoint (its shape and weights) instead of config */
@@ -48,7 +49,6 @@ export function forwardFlops(c: BertConfig, B: number, S: number): number {
   return dense + attention + head;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 export async function benchmark(o: BenchOptions = {}): Promise<BenchResult> {
   const B = checkNumber('batch', o.batch, isPositiveInt, 'a positive integer') ?? 32;
