@@ -8,12 +8,11 @@
 // Usage: node dist/bench/dp.js [--models minilm-l6,random:base] [--seq 128] [--steps 3] [--warmup 1]
 //          [--batch-minilm-l6 32] [--batch-base 8] [--steps-base 2] [--save FILE] [--load FILE]
 // Defaults keep it near 2 minutes on 2 cores: 3 timed steps per configuration (BERT-base: batch 8, 2 steps).
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineLine, repoRoot, updateResults } from './common.js';
+import { lastJson, machineLine, repoRoot, updateResults } from './common.js';
 
 const { values: o } = parseArgs({ options: {
   models: { type: 'string', default: 'minilm-l6,random:base' }, seq: { type: 'string', default: '128' },
@@ -32,12 +31,6 @@ interface Measured {
   allreduce_idle_s: number; steps_s: number[]; embedding_params: number;
 }
 
-function lastJsonLine(stdout: string): Measured {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`bench/dp: the worker printed no JSON line:\n${stdout.slice(-2000)}`);
-  return JSON.parse(line) as Measured;
-}
-
 /** One configuration: `procs` processes (mpirun when > 1) of `threads` threads each, global batch `batch`. */
 function measure(model: string, batch: number, steps: string, procs: number, threads: number): Measured {
   const args = [worker, '--model', model, '--batch', String(batch), '--seq', o.seq!, '--steps', steps, '--warmup', o.warmup!,
@@ -46,11 +39,10 @@ function measure(model: string, batch: number, steps: string, procs: number, thr
   const env: NodeJS.ProcessEnv = { ...process.env, BERTFIT_THREADS: String(threads) };
   // Open MPI refuses root (containers) unless told
   if (process.getuid?.() === 0) Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
-  const r = procs === 1
-    ? spawnSync(process.execPath, args, { encoding: 'utf8', env })
-    : spawnSync('mpirun', ['-np', String(procs), '--oversubscribe', '--bind-to', 'none', process.execPath, ...args], { encoding: 'utf8', env });
-  if (r.status !== 0) throw new Error(`bench/dp: ${model} with ${procs} process(es) failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return lastJsonLine(r.stdout);
+  const json = procs === 1
+    ? lastJson(process.execPath, args, env)
+    : lastJson('mpirun', ['-np', String(procs), '--oversubscribe', '--bind-to', 'none', process.execPath, ...args], env);
+  return json as unknown as Measured;
 }
 
 // --load FILE re-renders the tables from a --save FILE of an earlier run (the measurements, the machine and its load)
